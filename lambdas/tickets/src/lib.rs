@@ -1,0 +1,16 @@
+//! The Wild Rydes ticket API, run as an AWS Lambda function behind API
+//! Gateway (REST v1 proxy events) or a function URL (v2 events).
+//!
+//! Routes: `POST /tickets`, `GET /tickets`, `GET /tickets/{id}` (the
+//! caller's own tickets, keyed by their Cognito identity id) and
+//! `GET /health` (a deep ping of the region's table). The contract is in
+//! `openapi.yaml`; the fault hooks drills use are in [`fault`].
+
+pub mod cursor;
+pub mod fault;
+pub mod handler;
+pub mod model;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
