@@ -65,6 +65,7 @@ impl GlobalArgs {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .init();
     }
@@ -80,7 +81,7 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Run a failover drill from a playbook and report RTO and RPO [not built yet]
     FailoverTest(commands::failover_test::FailoverTestArgs),
-    /// Start, stop and inspect the embedded two-region sandbox [not built yet]
+    /// Start, stop, inspect and outage the embedded two-region sandbox
     Sandbox(commands::sandbox::SandboxArgs),
     /// Show the effective settings and where they came from
     Config(commands::config::ConfigArgs),

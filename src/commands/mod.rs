@@ -15,15 +15,17 @@ use crate::config::Config;
 /// How a command that ran to the end came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Done, healthy, objectives met: exit 0. (`status` and `failover-test`
-    /// add the exit-1 outcome, "unhealthy / objectives missed", when they land.)
+    /// Done, healthy, objectives met: exit 0.
     Success,
+    /// Ran, but something is unhealthy or an objective was missed: exit 1.
+    NeedsAttention,
 }
 
 impl Outcome {
     pub fn exit_code(self) -> ExitCode {
         match self {
             Outcome::Success => ExitCode::SUCCESS,
+            Outcome::NeedsAttention => ExitCode::from(1),
         }
     }
 }

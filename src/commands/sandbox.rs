@@ -1,13 +1,336 @@
-//! `wildrydes sandbox`: the embedded two-region AWS stand-in.
+//! `wildrydes sandbox`: the embedded two-region AWS stand-in. `start`
+//! launches one process per region and a global one from this binary;
+//! the rest inspect, outage and stop them.
 
-use clap::Args;
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::{Outcome, not_built};
+use clap::{Args, Subcommand};
+use wildrydes_sandbox::dynamodb::replication::Settings;
+use wildrydes_sandbox::launcher::{self, Sandbox, StartOptions, Started};
+use wildrydes_sandbox::server::{self, Role};
+use wildrydes_sandbox::topology::{Layout, Topology};
+
+use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 
-#[derive(Debug, Args)]
-pub struct SandboxArgs {}
+/// Where sandbox state lives unless `--dir` says otherwise.
+pub const DEFAULT_DIR: &str = ".wildrydes/sandbox";
 
-pub async fn run(_args: SandboxArgs, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    Err(not_built("sandbox", 3))
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The sandbox's directory: state, logs, data, credentials
+    #[arg(long, global = true, env = "WILDRYDES_SANDBOX_DIR", default_value = DEFAULT_DIR, value_name = "PATH")]
+    pub dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Start both regions and the global process (reuses a healthy running sandbox)
+    Start(StartArgs),
+    /// Stop the sandbox's processes; data is kept for the next start
+    Stop,
+    /// Show each process, its address and whether it answers
+    Status(StatusArgs),
+    /// Show the end of a process's log, or where the logs are
+    Logs(LogsArgs),
+    /// Stop the sandbox and delete all of its data and credentials
+    Reset,
+    /// Freeze a region's process (SIGSTOP): a blackout that holds connections
+    Freeze(ProcessArg),
+    /// Resume a frozen region (SIGCONT)
+    Thaw(ProcessArg),
+    /// Kill a region's process (SIGKILL) as a crash would; its data stays
+    Kill(ProcessArg),
+    /// Start a killed region's process again on its address, data intact
+    Revive(ProcessArg),
+    /// Show or set the replication delay and jitter into a region
+    Replication(ReplicationArgs),
+    /// Run one sandbox process (started by `start`; not for direct use)
+    #[command(hide = true)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Port shared by every process (0 picks a free one)
+    #[arg(long, env = "WILDRYDES_SANDBOX_PORT", default_value_t = 4710)]
+    pub port: u16,
+    /// Print the sandbox's endpoints as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// A region name or `global`; without it, list the log files
+    pub process: Option<String>,
+    /// How many lines from the end
+    #[arg(long, short = 'n', default_value_t = 40)]
+    pub lines: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArg {
+    /// A region name (or `global`)
+    pub process: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicationArgs {
+    /// The region replicated into
+    pub region: String,
+    /// New mean delay in milliseconds (0 for none)
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// New jitter in milliseconds (± around the delay, at most the delay)
+    #[arg(long)]
+    pub jitter_ms: Option<u64>,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    pub role: String,
+    #[arg(long)]
+    pub listen_fd: i32,
+    #[arg(long)]
+    pub topology: String,
+}
+
+fn absolute(dir: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    })
+}
+
+fn running(root: &Path) -> anyhow::Result<Sandbox> {
+    Sandbox::open(root)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no sandbox is running at {}; start one with `wildrydes sandbox start`",
+            root.display()
+        )
+    })
+}
+
+pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let root = absolute(&args.dir)?;
+    match args.command {
+        SandboxCommand::Serve(serve) => {
+            let topology: Topology = serde_json::from_str(&serve.topology)?;
+            // SAFETY: `start` hands this process its listener as this descriptor.
+            let listener = unsafe { std::net::TcpListener::from_raw_fd(serve.listen_fd) };
+            server::serve(
+                Role::parse(&serve.role)?,
+                Layout::new(root),
+                topology,
+                listener,
+            )
+            .await?;
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Start(start) => {
+            let config = load_config(global)?;
+            let opts = StartOptions {
+                root: root.clone(),
+                regions: config.regions().iter().map(|r| r.to_string()).collect(),
+                port: start.port,
+                exe: std::env::current_exe()?,
+                ready_timeout: Duration::from_secs(15),
+            };
+            let begun = std::time::Instant::now();
+            let (sandbox, started) = launcher::start(&opts).await?;
+            if start.json {
+                let doc = serde_json::json!({
+                    "schemaVersion": 1,
+                    "outcome": started,
+                    "dir": root,
+                    "topology": sandbox.state.topology,
+                    "credentialsFile": sandbox.layout.credentials_file(),
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                let verb = match started {
+                    Started::Started => format!("started in {} ms", begun.elapsed().as_millis()),
+                    Started::Reused => "already running".to_owned(),
+                };
+                println!("sandbox {verb} at {}", root.display());
+                for e in sandbox.state.topology.endpoints() {
+                    println!("  {:<16} {}", e.name, e.url());
+                }
+                if !sandbox.state.topology.shared_port {
+                    println!(
+                        "  (127.0.1.x is not available here: each process has its own port on 127.0.0.1)"
+                    );
+                }
+            }
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Stop => {
+            let stopped = launcher::stop(&root)?;
+            if stopped.is_empty() {
+                println!("no sandbox processes were running at {}", root.display());
+            } else {
+                println!("stopped {}", stopped.join(", "));
+            }
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Reset => {
+            launcher::reset(&root)?;
+            println!("removed the sandbox at {}", root.display());
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Status(status) => {
+            let sandbox = running(&root)?;
+            let processes = sandbox.status().await;
+            let healthy = processes.iter().all(|p| p.state == "running");
+            if status.json {
+                let doc = serde_json::json!({
+                    "schemaVersion": 1,
+                    "dir": root,
+                    "startedAt": sandbox.state.started_at,
+                    "sharedPort": sandbox.state.topology.shared_port,
+                    "processes": processes,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                let mut table = comfy_table::Table::new();
+                table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+                table.set_header(["process", "endpoint", "pid", "state"]);
+                for p in &processes {
+                    table.add_row([
+                        p.name.clone(),
+                        p.endpoint.clone(),
+                        p.pid.to_string(),
+                        p.state.clone(),
+                    ]);
+                }
+                println!(
+                    "sandbox at {} (started {})",
+                    root.display(),
+                    sandbox.state.started_at
+                );
+                if !sandbox.state.topology.shared_port {
+                    println!(
+                        "127.0.1.x is not available here: each process has its own port on 127.0.0.1"
+                    );
+                }
+                println!("{table}");
+            }
+            Ok(if healthy {
+                Outcome::Success
+            } else {
+                Outcome::NeedsAttention
+            })
+        }
+        SandboxCommand::Logs(logs) => {
+            let layout = Layout::new(&root);
+            match logs.process {
+                None => {
+                    let mut entries: Vec<_> = std::fs::read_dir(layout.logs_dir())
+                        .map_err(|e| {
+                            anyhow::anyhow!("no logs at {}: {e}", layout.logs_dir().display())
+                        })?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .collect();
+                    entries.sort();
+                    for path in entries {
+                        println!("{}", path.display());
+                    }
+                }
+                Some(process) => {
+                    let path = layout.log_file(&process);
+                    anyhow::ensure!(
+                        path.exists(),
+                        "there is no log for {process:?} at {}",
+                        path.display()
+                    );
+                    println!("{}", launcher::tail(&path, logs.lines));
+                }
+            }
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Freeze(p) => {
+            running(&root)?.freeze(&p.process)?;
+            println!("froze {}", p.process);
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Thaw(p) => {
+            running(&root)?.thaw(&p.process)?;
+            println!("thawed {}", p.process);
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Kill(p) => {
+            running(&root)?.kill(&p.process)?;
+            println!("killed {}", p.process);
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Revive(p) => {
+            let mut sandbox = running(&root)?;
+            sandbox
+                .revive(
+                    &p.process,
+                    &std::env::current_exe()?,
+                    Duration::from_secs(15),
+                )
+                .await?;
+            println!("revived {}", p.process);
+            Ok(Outcome::Success)
+        }
+        SandboxCommand::Replication(r) => {
+            let sandbox = running(&root)?;
+            let (mut settings, subscriptions) = sandbox.replication(&r.region).await?;
+            if r.delay_ms.is_some() || r.jitter_ms.is_some() {
+                settings.delay_ms = r.delay_ms.unwrap_or(settings.delay_ms);
+                settings.jitter_ms = r
+                    .jitter_ms
+                    .unwrap_or(settings.jitter_ms.min(settings.delay_ms));
+                anyhow::ensure!(
+                    settings.jitter_ms <= settings.delay_ms,
+                    "--jitter-ms must not exceed --delay-ms"
+                );
+                settings = sandbox
+                    .set_replication(&r.region, Settings { ..settings })
+                    .await?;
+            }
+            if r.json {
+                let doc = serde_json::json!({"schemaVersion": 1, "region": r.region, "settings": settings, "subscriptions": subscriptions});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!(
+                    "replication into {}: delay {} ms ± {} ms",
+                    r.region, settings.delay_ms, settings.jitter_ms
+                );
+                for s in subscriptions {
+                    let state = match (&s.paused, &s.last_error) {
+                        (Some(p), _) => format!("paused: {p}"),
+                        (None, Some(e)) => format!("error: {e}"),
+                        (None, None) if s.caught_up => "caught up".to_owned(),
+                        _ => "catching up".to_owned(),
+                    };
+                    println!(
+                        "  {} from {}: {state}; {} applied",
+                        s.table, s.source, s.applied
+                    );
+                }
+            }
+            Ok(Outcome::Success)
+        }
+    }
 }

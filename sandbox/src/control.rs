@@ -1,0 +1,165 @@
+//! The sandbox control API: what AWS has no API for. Every process serves
+//! it under `/_sandbox/` (a path no AWS service uses), with a bearer token
+//! from the credentials file. This module holds its wire types and the one
+//! typed client the CLI and the processes themselves use.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dynamodb::replication::{Settings, SubscriptionStatus};
+
+/// Path prefix of the control API.
+pub const PREFIX: &str = "/_sandbox/";
+
+/// `GET /_sandbox/ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ready {
+    /// A region name or `global`.
+    pub process: String,
+    pub pid: u32,
+    pub version: String,
+}
+
+/// `GET /_sandbox/replication`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicationReport {
+    pub settings: Settings,
+    pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+/// `POST /_sandbox/replicas/create`: make a replica here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaCreate {
+    pub table: String,
+    /// The region whose `UpdateTable` asked for it; the backfill source.
+    pub source: String,
+    /// Regions already in the global table.
+    pub members: Vec<String>,
+    /// A `CreateTable` request for the replica.
+    pub definition: Value,
+}
+
+/// `POST /_sandbox/replicas/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    pub table: String,
+    pub region: String,
+    pub status: String,
+}
+
+/// `POST /_sandbox/replicas/delete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaDelete {
+    pub table: String,
+}
+
+/// A typed client for one process's control API.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ControlClient {
+    /// `endpoint` is the process's `http://address:port`.
+    pub fn new(endpoint: &str, token: &str) -> Self {
+        ControlClient {
+            base: format!(
+                "{}{}",
+                endpoint.trim_end_matches('/'),
+                PREFIX.trim_end_matches('/')
+            ),
+            token: token.to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(1))
+                .build()
+                .expect("a plain HTTP client builds"),
+        }
+    }
+
+    /// The same client with a shorter per-call deadline (readiness probes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .expect("a plain HTTP client builds");
+        self
+    }
+
+    async fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
+        let resp = req.bearer_auth(&self.token).send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            anyhow::bail!("control API answered {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    pub async fn ready(&self) -> anyhow::Result<Ready> {
+        self.send(self.http.get(format!("{}/ready", self.base)))
+            .await
+    }
+
+    pub async fn replication(&self) -> anyhow::Result<ReplicationReport> {
+        self.send(self.http.get(format!("{}/replication", self.base)))
+            .await
+    }
+
+    pub async fn set_replication(&self, settings: Settings) -> anyhow::Result<Settings> {
+        self.send(
+            self.http
+                .put(format!("{}/replication", self.base))
+                .json(&settings),
+        )
+        .await
+    }
+
+    pub async fn create_replica(&self, create: &ReplicaCreate) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .post(format!("{}/replicas/create", self.base))
+                .json(create),
+        )
+        .await
+    }
+
+    pub async fn delete_replica(&self, table: &str) -> anyhow::Result<Value> {
+        let body = ReplicaDelete {
+            table: table.to_owned(),
+        };
+        self.send(
+            self.http
+                .post(format!("{}/replicas/delete", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn replica_status(
+        &self,
+        table: &str,
+        region: &str,
+        status: &str,
+    ) -> anyhow::Result<Value> {
+        let body = ReplicaStatus {
+            table: table.to_owned(),
+            region: region.to_owned(),
+            status: status.to_owned(),
+        };
+        self.send(
+            self.http
+                .post(format!("{}/replicas/status", self.base))
+                .json(&body),
+        )
+        .await
+    }
+}

@@ -1,0 +1,360 @@
+//! What a region knows beyond dynoxide's tables: global-table membership,
+//! resource policies, replication positions, item versions for
+//! last-writer-wins, and which of its own stream records replication wrote.
+//! One SQLite file per region, next to the region's database.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A version for last-writer-wins: microseconds of the write, then the
+/// region that made it as the tie-break.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub micros: i64,
+    pub region: String,
+}
+
+/// One region's membership in a global table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub region: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`, …
+    pub status: String,
+}
+
+pub struct Meta {
+    conn: Mutex<Connection>,
+}
+
+fn sql_err(e: rusqlite::Error) -> anyhow::Error {
+    anyhow::anyhow!("replication metadata: {e}")
+}
+
+impl Meta {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path).map_err(sql_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             CREATE TABLE IF NOT EXISTS replicas (tbl TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (tbl, region));
+             CREATE TABLE IF NOT EXISTS policies (arn TEXT PRIMARY KEY, policy TEXT NOT NULL, revision TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS positions (source TEXT NOT NULL, tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (source, tbl));
+             CREATE TABLE IF NOT EXISTS backfills (source TEXT NOT NULL, tbl TEXT NOT NULL, PRIMARY KEY (source, tbl));
+             CREATE TABLE IF NOT EXISTS versions (tbl TEXT NOT NULL, key TEXT NOT NULL, micros INTEGER NOT NULL, region TEXT NOT NULL, PRIMARY KEY (tbl, key));
+             CREATE TABLE IF NOT EXISTS applied (tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (tbl, seq));",
+        )
+        .map_err(sql_err)?;
+        Ok(Meta {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(sql_err)
+    }
+
+    /// Runs `f` in one transaction.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction().map_err(sql_err)?;
+        let out = f(&tx).map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
+        Ok(out)
+    }
+
+    // --- membership ---
+
+    /// Every region of `table`'s global table, this one included; empty
+    /// when the table is not global.
+    pub fn replicas(&self, table: &str) -> anyhow::Result<Vec<Replica>> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT region, status FROM replicas WHERE tbl = ?1 ORDER BY region")?;
+            let rows = st.query_map(params![table], |r| {
+                Ok(Replica {
+                    region: r.get(0)?,
+                    status: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// All global tables this region takes part in.
+    pub fn global_tables(&self) -> anyhow::Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT DISTINCT tbl FROM replicas ORDER BY tbl")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    pub fn set_replica(&self, table: &str, region: &str, status: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO replicas (tbl, region, status) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tbl, region) DO UPDATE SET status = excluded.status",
+                params![table, region, status],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn remove_replica(&self, table: &str, region: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM replicas WHERE tbl = ?1 AND region = ?2",
+                params![table, region],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Forgets everything about `table` (it was deleted here).
+    pub fn forget_table(&self, table: &str) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            for sql in [
+                "DELETE FROM replicas WHERE tbl = ?1",
+                "DELETE FROM positions WHERE tbl = ?1",
+                "DELETE FROM backfills WHERE tbl = ?1",
+                "DELETE FROM versions WHERE tbl = ?1",
+                "DELETE FROM applied WHERE tbl = ?1",
+            ] {
+                tx.execute(sql, params![table])?;
+            }
+            Ok(())
+        })
+    }
+
+    // --- resource policies ---
+
+    pub fn policy(&self, arn: &str) -> anyhow::Result<Option<(String, String)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT policy, revision FROM policies WHERE arn = ?1",
+                params![arn],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+    }
+
+    pub fn put_policy(&self, arn: &str, policy: &str, revision: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO policies (arn, policy, revision) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (arn) DO UPDATE SET policy = excluded.policy, revision = excluded.revision",
+                params![arn, policy, revision],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn delete_policy(&self, arn: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM policies WHERE arn = ?1", params![arn])
+                .map(drop)
+        })
+    }
+
+    /// Deletes policies on `table` and its streams.
+    pub fn delete_policies_of(&self, table_arn: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM policies WHERE arn = ?1 OR arn LIKE ?2",
+                params![table_arn, format!("{table_arn}/stream/%")],
+            )
+            .map(drop)
+        })
+    }
+
+    // --- replication progress ---
+
+    /// Last stream sequence number processed from `source`'s stream of `table`.
+    pub fn position(&self, source: &str, table: &str) -> anyhow::Result<Option<String>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT seq FROM positions WHERE source = ?1 AND tbl = ?2",
+                params![source, table],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    pub fn needs_backfill(&self, source: &str, table: &str) -> anyhow::Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM backfills WHERE source = ?1 AND tbl = ?2",
+                params![source, table],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+
+    pub fn set_needs_backfill(
+        &self,
+        source: &str,
+        table: &str,
+        needed: bool,
+    ) -> anyhow::Result<()> {
+        self.with(|c| {
+            if needed {
+                c.execute(
+                    "INSERT OR IGNORE INTO backfills (source, tbl) VALUES (?1, ?2)",
+                    params![source, table],
+                )
+            } else {
+                c.execute(
+                    "DELETE FROM backfills WHERE source = ?1 AND tbl = ?2",
+                    params![source, table],
+                )
+            }
+            .map(drop)
+        })
+    }
+
+    /// Whether this region's own stream record `seq` of `table` was written
+    /// by replication (and so must not be replicated again).
+    pub fn is_applied(&self, table: &str, seq: &str) -> anyhow::Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM applied WHERE tbl = ?1 AND seq = ?2",
+                params![table, seq],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+}
+
+/// Reads a version inside a transaction.
+pub fn version(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    key: &str,
+) -> rusqlite::Result<Option<Version>> {
+    tx.query_row(
+        "SELECT micros, region FROM versions WHERE tbl = ?1 AND key = ?2",
+        params![table, key],
+        |r| {
+            Ok(Version {
+                micros: r.get(0)?,
+                region: r.get(1)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn set_version(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    key: &str,
+    v: &Version,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO versions (tbl, key, micros, region) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tbl, key) DO UPDATE SET micros = excluded.micros, region = excluded.region",
+        params![table, key, v.micros, v.region],
+    )
+    .map(drop)
+}
+
+pub fn set_position(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    table: &str,
+    seq: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO positions (source, tbl, seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source, tbl) DO UPDATE SET seq = excluded.seq",
+        params![source, table, seq],
+    )
+    .map(drop)
+}
+
+pub fn mark_applied(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    seq: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO applied (tbl, seq) VALUES (?1, ?2)",
+        params![table, seq],
+    )
+    .map(drop)
+}
+
+pub fn position_tx(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    table: &str,
+) -> rusqlite::Result<Option<String>> {
+    tx.query_row(
+        "SELECT seq FROM positions WHERE source = ?1 AND tbl = ?2",
+        params![source, table],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_by_time_then_region() {
+        let a = Version {
+            micros: 5,
+            region: "ap-southeast-1".into(),
+        };
+        let b = Version {
+            micros: 5,
+            region: "eu-west-1".into(),
+        };
+        let c = Version {
+            micros: 6,
+            region: "ap-southeast-1".into(),
+        };
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn state_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        {
+            let m = Meta::open(&path).unwrap();
+            m.set_replica("t", "eu-west-1", "ACTIVE").unwrap();
+            m.set_replica("t", "ap-southeast-1", "CREATING").unwrap();
+            m.set_replica("t", "ap-southeast-1", "ACTIVE").unwrap();
+            m.transaction(|tx| set_position(tx, "eu-west-1", "t", "000000000000000000042"))
+                .unwrap();
+        }
+        let m = Meta::open(&path).unwrap();
+        assert_eq!(m.replicas("t").unwrap().len(), 2);
+        assert!(
+            m.replicas("t")
+                .unwrap()
+                .iter()
+                .all(|r| r.status == "ACTIVE")
+        );
+        assert_eq!(
+            m.position("eu-west-1", "t").unwrap().as_deref(),
+            Some("000000000000000000042")
+        );
+        m.forget_table("t").unwrap();
+        assert!(m.replicas("t").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,720 @@
+//! Global-table replication into this region: for every global table and
+//! every peer region, a subscription pulls the peer's stream through the
+//! DynamoDB Streams API (the official SDK client, signed as the replication
+//! service) and applies it here with last-writer-wins.
+//!
+//! - Versions: a write's version is its stream sequence number (a
+//!   microsecond clock) plus its region as the tie-break. This region's own
+//!   writes get theirs by reading its own stream before each batch.
+//! - No echo: writes replication makes here are recorded by their own
+//!   stream sequence numbers; this region serves those records with the
+//!   replication service as `userIdentity`, and peers skip them.
+//! - Atomicity: a batch runs under the write side of the gate that client
+//!   writes hold the read side of, so no client write interleaves.
+//! - Durability: positions, versions and marks commit in one SQLite
+//!   transaction after the batch; a crash re-applies at most one batch,
+//!   and a re-applied record changes nothing (its version is not newer).
+//! - Pause: a resource policy here denying `WriteDataForReplication`, or
+//!   one at the peer denying `ReadDataForReplication`, holds the batch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::attributes::{canonical_key, key_of, stream_item, table_item};
+use super::meta::{self, Meta, Version};
+use crate::control::ControlClient;
+use crate::credentials::REPLICATION_SERVICE;
+
+/// Delay and jitter added to every replicated write, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub delay_ms: u64,
+    pub jitter_ms: u64,
+}
+
+impl Default for Settings {
+    /// "Usually within a second" on AWS: 500 ms ± 250 ms.
+    fn default() -> Self {
+        Settings {
+            delay_ms: 500,
+            jitter_ms: 250,
+        }
+    }
+}
+
+/// What one subscription is doing, for the control API and `status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionStatus {
+    pub source: String,
+    pub table: String,
+    /// Why records are held, if they are.
+    pub paused: Option<String>,
+    pub last_error: Option<String>,
+    /// Records applied (not skipped) since the process started.
+    pub applied: u64,
+    /// Write-to-apply lag of the last applied record, in milliseconds.
+    pub last_lag_ms: Option<f64>,
+    /// Whether the last poll found the peer's stream drained.
+    pub caught_up: bool,
+}
+
+/// The clients that reach one peer region.
+pub struct Peer {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub control: ControlClient,
+}
+
+/// One change read from a peer's stream (or a backfill scan).
+#[derive(Debug, Clone)]
+struct Incoming {
+    seq: Option<String>,
+    micros: i64,
+    keys: Value,
+    /// `None` for a REMOVE.
+    new_image: Option<Value>,
+    /// Written at the peer by replication: never applied again.
+    echo: bool,
+}
+
+pub struct Replicator {
+    region: String,
+    db: dynoxide::Database,
+    meta: Arc<Meta>,
+    /// Client writes hold the read side; replication batches the write side.
+    pub gate: tokio::sync::RwLock<()>,
+    settings: RwLock<Settings>,
+    settings_file: PathBuf,
+    peers: BTreeMap<String, Peer>,
+    tasks: Mutex<HashMap<(String, String), tokio::task::JoinHandle<()>>>,
+    status: Mutex<BTreeMap<(String, String), SubscriptionStatus>>,
+    wake: tokio::sync::Notify,
+    me: Weak<Replicator>,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// dynoxide's public sequence numbers are 10^20 + its stored number, which
+/// is a microsecond clock (or one past the previous number).
+const SEQUENCE_NUMBER_OFFSET: u128 = 100_000_000_000_000_000_000;
+
+/// The microsecond clock a dynoxide sequence number carries.
+fn seq_micros(seq: &str) -> i64 {
+    seq.parse::<u128>()
+        .ok()
+        .and_then(|n| n.checked_sub(SEQUENCE_NUMBER_OFFSET))
+        .and_then(|n| i64::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+impl Replicator {
+    pub fn new(
+        region: &str,
+        db: dynoxide::Database,
+        meta: Arc<Meta>,
+        settings_file: PathBuf,
+        peers: BTreeMap<String, Peer>,
+    ) -> Arc<Self> {
+        let settings = std::fs::read_to_string(&settings_file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        Arc::new_cyclic(|me| Replicator {
+            region: region.to_owned(),
+            db,
+            meta,
+            gate: tokio::sync::RwLock::new(()),
+            settings: RwLock::new(settings),
+            settings_file,
+            peers,
+            tasks: Mutex::new(HashMap::new()),
+            status: Mutex::new(BTreeMap::new()),
+            wake: tokio::sync::Notify::new(),
+            me: me.clone(),
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        *self.settings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes delay and jitter; kept across restarts.
+    pub fn set_settings(&self, settings: Settings) -> anyhow::Result<()> {
+        crate::topology::write_atomic(
+            &self.settings_file,
+            serde_json::to_string(&settings)?.as_bytes(),
+            0o644,
+        )?;
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+        self.wake();
+        Ok(())
+    }
+
+    pub fn statuses(&self) -> Vec<SubscriptionStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Wakes subscriptions that wait (for a pause to lift, say).
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    fn update_status(&self, source: &str, table: &str, f: impl FnOnce(&mut SubscriptionStatus)) {
+        let mut map = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry((source.to_owned(), table.to_owned()))
+            .or_insert_with(|| SubscriptionStatus {
+                source: source.to_owned(),
+                table: table.to_owned(),
+                ..Default::default()
+            });
+        f(entry);
+    }
+
+    /// Starts and stops subscriptions to match global-table membership.
+    pub fn refresh(&self) {
+        let Some(me) = self.me.upgrade() else { return };
+        let mut wanted = Vec::new();
+        for table in self.meta.global_tables().unwrap_or_default() {
+            let members = self.meta.replicas(&table).unwrap_or_default();
+            if !members.iter().any(|r| r.region == self.region) {
+                continue;
+            }
+            for r in members
+                .iter()
+                .filter(|r| r.region != self.region && self.peers.contains_key(&r.region))
+            {
+                wanted.push((r.region.clone(), table.clone()));
+            }
+        }
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|key, handle| {
+            let keep = wanted.contains(key) && !handle.is_finished();
+            if !keep {
+                handle.abort();
+                self.status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
+            }
+            keep
+        });
+        for key in wanted {
+            if !tasks.contains_key(&key) {
+                let (source, table) = key.clone();
+                let me = me.clone();
+                tasks.insert(
+                    key,
+                    tokio::spawn(async move { me.subscribe(source, table).await }),
+                );
+            }
+        }
+    }
+
+    async fn idle(&self, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+    }
+
+    /// Pulls `source`'s stream of `table` forever.
+    async fn subscribe(self: Arc<Self>, source: String, table: String) {
+        let mut backoff = Duration::from_millis(50);
+        let mut iterator: Option<String> = None;
+        loop {
+            match self.poll(&source, &table, &mut iterator).await {
+                Ok(drained) => {
+                    backoff = Duration::from_millis(50);
+                    self.update_status(&source, &table, |s| {
+                        s.last_error = None;
+                        s.caught_up = drained;
+                    });
+                    if drained {
+                        self.maybe_activate(&source, &table).await;
+                        self.idle(Duration::from_millis(10)).await;
+                    }
+                }
+                Err(e) => {
+                    iterator = None;
+                    let message = format!("{e:#}");
+                    tracing::debug!(%source, %table, error = %message, "replication poll failed");
+                    self.update_status(&source, &table, |s| {
+                        s.last_error = Some(message);
+                        s.caught_up = false;
+                    });
+                    self.idle(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// One round: backfill if due, then one `GetRecords`. `Ok(true)` when
+    /// the peer's stream is drained.
+    async fn poll(
+        &self,
+        source: &str,
+        table: &str,
+        iterator: &mut Option<String>,
+    ) -> anyhow::Result<bool> {
+        let peer = &self.peers[source];
+        if self.meta.needs_backfill(source, table)? {
+            self.backfill(peer, source, table).await?;
+            self.meta.set_needs_backfill(source, table, false)?;
+        }
+        if iterator.is_none() {
+            *iterator = Some(self.open_iterator(peer, source, table).await?);
+        }
+        let out = match peer
+            .streams
+            .get_records()
+            .shard_iterator(iterator.clone().unwrap_or_default())
+            .limit(1000)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let denied = e.raw_response().is_some_and(|r| {
+                    std::str::from_utf8(r.body().bytes().unwrap_or_default())
+                        .is_ok_and(|b| b.contains("AccessDenied"))
+                });
+                if denied {
+                    self.update_status(source, table, |s| {
+                        s.paused = Some(format!(
+                            "a resource policy in {source} denies reading for replication"
+                        ))
+                    });
+                    self.idle(Duration::from_millis(100)).await;
+                    return Ok(false);
+                }
+                return Err(anyhow::anyhow!(
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string()
+                ));
+            }
+        };
+        *iterator = out.next_shard_iterator.clone();
+        let records = out.records.unwrap_or_default();
+        if records.is_empty() {
+            self.update_status(source, table, |s| s.paused = None);
+            return Ok(true);
+        }
+        let incoming: Vec<Incoming> = records
+            .iter()
+            .filter_map(|r| {
+                let d = r.dynamodb.as_ref()?;
+                let seq = d.sequence_number.clone()?;
+                let remove = r.event_name.as_ref().map(|e| e.as_str()) == Some("REMOVE");
+                Some(Incoming {
+                    micros: seq_micros(&seq),
+                    seq: Some(seq),
+                    keys: stream_item(d.keys.as_ref()?),
+                    new_image: if remove {
+                        None
+                    } else {
+                        d.new_image.as_ref().map(stream_item)
+                    },
+                    echo: r
+                        .user_identity
+                        .as_ref()
+                        .and_then(|u| u.principal_id.as_deref())
+                        == Some(REPLICATION_SERVICE),
+                })
+            })
+            .collect();
+        tracing::debug!(%source, %table, records = incoming.len(), "replicating");
+        self.deliver(source, table, incoming).await?;
+        Ok(false)
+    }
+
+    async fn open_iterator(
+        &self,
+        peer: &Peer,
+        source: &str,
+        table: &str,
+    ) -> anyhow::Result<String> {
+        let desc = peer
+            .dynamo
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "describe {table} in {source}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+        let stream_arn = desc
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| anyhow::anyhow!("{table} in {source} has no stream"))?;
+        let stream = peer
+            .streams
+            .describe_stream()
+            .stream_arn(&stream_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "describe stream in {source}: {}",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                )
+            })?;
+        let shard = stream
+            .stream_description
+            .and_then(|d| d.shards)
+            .and_then(|s| s.last().and_then(|s| s.shard_id.clone()))
+            .ok_or_else(|| anyhow::anyhow!("the stream of {table} in {source} has no shard"))?;
+        use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+        let position = self.meta.position(source, table)?;
+        let request = peer
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .shard_id(shard);
+        let request = match position {
+            Some(seq) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let out = request.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "shard iterator in {source}: {}",
+                aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+            )
+        })?;
+        out.shard_iterator
+            .ok_or_else(|| anyhow::anyhow!("no shard iterator from {source}"))
+    }
+
+    /// Copies the peer's current items (for a new replica), versioned at
+    /// the scan's start so stream records older than the scan are skipped.
+    async fn backfill(&self, peer: &Peer, source: &str, table: &str) -> anyhow::Result<()> {
+        let started = now_micros();
+        let keys = self.key_names(table)?;
+        let mut pages = peer.dynamo.scan().table_name(table).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                anyhow::anyhow!(
+                    "backfill scan of {table} in {source}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+            let incoming = page
+                .items
+                .unwrap_or_default()
+                .iter()
+                .map(|item| {
+                    let image = table_item(item);
+                    Incoming {
+                        seq: None,
+                        micros: started,
+                        keys: key_of(&image, &keys),
+                        new_image: Some(image),
+                        echo: false,
+                    }
+                })
+                .collect();
+            self.apply(source, table, incoming, None).await?;
+        }
+        Ok(())
+    }
+
+    fn key_names(&self, table: &str) -> anyhow::Result<Vec<String>> {
+        let desc = engine(|r| self.db.describe_table(r), json!({"TableName": table}))?;
+        Ok(desc["Table"]["KeySchema"]
+            .as_array()
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(|k| k["AttributeName"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Applies records when each falls due (write time + delay + jitter,
+    /// never reordered), holding them while a policy pauses replication.
+    async fn deliver(
+        &self,
+        source: &str,
+        table: &str,
+        incoming: Vec<Incoming>,
+    ) -> anyhow::Result<()> {
+        let settings = self.settings();
+        let mut due_at = 0i64;
+        let mut ready: Vec<Incoming> = Vec::new();
+        for rec in incoming {
+            let jitter = if settings.jitter_ms == 0 {
+                0
+            } else {
+                let j = settings.jitter_ms as i64 * 1000;
+                rand::rng().random_range(-j..=j)
+            };
+            let due = (rec.micros + settings.delay_ms as i64 * 1000 + jitter).max(due_at);
+            due_at = due;
+            let wait = due - now_micros();
+            if wait > 0 {
+                if !ready.is_empty() {
+                    let batch = std::mem::take(&mut ready);
+                    let last = batch.last().and_then(|r| r.seq.clone());
+                    self.apply(source, table, batch, last).await?;
+                }
+                tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+            }
+            ready.push(rec);
+        }
+        if !ready.is_empty() {
+            let last = ready.last().and_then(|r| r.seq.clone());
+            self.apply(source, table, ready, last).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one batch under the gate, then records versions, marks and
+    /// the new position in one transaction.
+    async fn apply(
+        &self,
+        source: &str,
+        table: &str,
+        batch: Vec<Incoming>,
+        position: Option<String>,
+    ) -> anyhow::Result<()> {
+        let arn = super::table_arn(&self.region, table);
+        loop {
+            if super::replication_denied(&self.meta, &arn, "dynamodb:WriteDataForReplication") {
+                self.update_status(source, table, |s| {
+                    s.paused = Some(format!(
+                        "a resource policy on {table} in {} denies replication writes",
+                        self.region
+                    ))
+                });
+                self.idle(Duration::from_millis(100)).await;
+                continue;
+            }
+            break;
+        }
+        self.update_status(source, table, |s| s.paused = None);
+        let _gate = self.gate.write().await;
+        let db = self.db.clone();
+        let meta = self.meta.clone();
+        let (region, source_owned, table_owned) =
+            (self.region.clone(), source.to_owned(), table.to_owned());
+        let (applied, lag) = tokio::task::spawn_blocking(move || {
+            apply_blocking(
+                &db,
+                &meta,
+                &region,
+                &source_owned,
+                &table_owned,
+                batch,
+                position,
+            )
+        })
+        .await??;
+        tracing::debug!(%source, %table, applied, "applied a batch");
+        if applied > 0 {
+            self.update_status(source, table, |s| {
+                s.applied += applied as u64;
+                s.last_lag_ms = lag;
+            });
+        }
+        Ok(())
+    }
+
+    /// A replica still CREATING here becomes ACTIVE once its backfill is
+    /// done and its source drained; its peers are told.
+    async fn maybe_activate(&self, source: &str, table: &str) {
+        let members = self.meta.replicas(table).unwrap_or_default();
+        let creating = members
+            .iter()
+            .any(|r| r.region == self.region && r.status == "CREATING");
+        if !creating || self.meta.needs_backfill(source, table).unwrap_or(true) {
+            return;
+        }
+        for r in members.iter().filter(|r| r.region != self.region) {
+            if let Some(peer) = self.peers.get(&r.region)
+                && peer
+                    .control
+                    .replica_status(table, &self.region, "ACTIVE")
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+        let _ = self.meta.set_replica(table, &self.region, "ACTIVE");
+    }
+}
+
+/// Calls an engine operation with a JSON request and returns JSON.
+pub fn engine<Req, Resp>(
+    f: impl FnOnce(Req) -> dynoxide::Result<Resp>,
+    request: Value,
+) -> anyhow::Result<Value>
+where
+    Req: serde::de::DeserializeOwned,
+    Resp: Serialize,
+{
+    let req: Req = serde_json::from_value(request)?;
+    let resp = f(req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(serde_json::to_value(resp)?)
+}
+
+/// This region's own stream records of `table` after `after`.
+fn own_records(
+    db: &dynoxide::Database,
+    table: &str,
+    after: Option<&str>,
+) -> anyhow::Result<Vec<Value>> {
+    let desc = engine(|r| db.describe_table(r), json!({"TableName": table}))?;
+    let Some(stream_arn) = desc["Table"]["LatestStreamArn"].as_str().map(str::to_owned) else {
+        return Ok(Vec::new());
+    };
+    let stream = engine(|r| db.describe_stream(r), json!({"StreamArn": stream_arn}))?;
+    let Some(shard) = stream["StreamDescription"]["Shards"]
+        .as_array()
+        .and_then(|s| s.last())
+        .and_then(|s| s["ShardId"].as_str())
+        .map(str::to_owned)
+    else {
+        return Ok(Vec::new());
+    };
+    let request = match after {
+        Some(seq) => {
+            json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq})
+        }
+        None => {
+            json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"})
+        }
+    };
+    let mut iterator = engine(|r| db.get_shard_iterator(r), request)?["ShardIterator"]
+        .as_str()
+        .map(str::to_owned);
+    let mut out = Vec::new();
+    while let Some(it) = iterator {
+        let page = engine(
+            |r| db.get_records(r),
+            json!({"ShardIterator": it, "Limit": 1000}),
+        )?;
+        let records = page["Records"].as_array().cloned().unwrap_or_default();
+        if records.is_empty() {
+            break;
+        }
+        out.extend(records);
+        iterator = page["NextShardIterator"].as_str().map(str::to_owned);
+    }
+    Ok(out)
+}
+
+fn apply_blocking(
+    db: &dynoxide::Database,
+    meta: &Meta,
+    region: &str,
+    source: &str,
+    table: &str,
+    batch: Vec<Incoming>,
+    position: Option<String>,
+) -> anyhow::Result<(usize, Option<f64>)> {
+    // 1. Versions of this region's own writes since the last batch.
+    let own_position = meta.position(region, table)?;
+    let own = own_records(db, table, own_position.as_deref())?;
+    meta.transaction(|tx| {
+        for r in &own {
+            let seq = r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default();
+            let key = canonical_key(&r["dynamodb"]["Keys"]);
+            let v = Version {
+                micros: seq_micros(seq),
+                region: region.to_owned(),
+            };
+            meta::set_version(tx, table, &key, &v)?;
+            meta::set_position(tx, region, table, seq)?;
+        }
+        Ok(())
+    })?;
+    let own_position = own
+        .last()
+        .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned))
+        .or(own_position);
+
+    // 2. Decide and apply: strictly newer versions only.
+    let mut decided: Vec<(String, Version)> = Vec::new();
+    let mut lag = None;
+    for rec in batch.iter().filter(|r| !r.echo) {
+        let key = canonical_key(&rec.keys);
+        let incoming = Version {
+            micros: rec.micros,
+            region: source.to_owned(),
+        };
+        let local = meta.transaction(|tx| meta::version(tx, table, &key))?;
+        if local.as_ref().is_some_and(|l| *l >= incoming) {
+            continue;
+        }
+        match &rec.new_image {
+            Some(item) => engine(
+                |r| db.put_item(r),
+                json!({"TableName": table, "Item": item}),
+            )?,
+            None => engine(
+                |r| db.delete_item(r),
+                json!({"TableName": table, "Key": rec.keys}),
+            )?,
+        };
+        if rec.seq.is_some() {
+            lag = Some((now_micros() - rec.micros) as f64 / 1000.0);
+        }
+        decided.push((key, incoming));
+    }
+
+    // 3. What those applies wrote to this region's stream: marked, so peers
+    //    skip them, and passed over by step 1 next time.
+    let written = if decided.is_empty() {
+        Vec::new()
+    } else {
+        own_records(db, table, own_position.as_deref())?
+    };
+    meta.transaction(|tx| {
+        for (key, v) in &decided {
+            meta::set_version(tx, table, key, v)?;
+        }
+        for r in &written {
+            let seq = r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default();
+            meta::mark_applied(tx, table, seq)?;
+            meta::set_position(tx, region, table, seq)?;
+        }
+        if let Some(p) = &position {
+            meta::set_position(tx, source, table, p)?;
+        }
+        Ok(())
+    })?;
+    Ok((decided.len(), lag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_carry_microseconds() {
+        assert_eq!(seq_micros("100001764453862705905"), 1_764_453_862_705_905);
+        assert_eq!(seq_micros("garbage"), 0);
+        assert_eq!(seq_micros("5"), 0);
+    }
+}

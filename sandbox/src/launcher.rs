@@ -1,0 +1,569 @@
+//! Starting, stopping and outaging sandbox processes: the one typed module
+//! the CLI uses for everything AWS has no API for (process lifecycle,
+//! region blackouts by signal, replication delay through the control API).
+//!
+//! `start` binds every listener itself and hands each to its process as
+//! file descriptor 3, so an ephemeral port (`--port 0`) is race-free and
+//! several sandboxes can run side by side.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::control::ControlClient;
+use crate::credentials::SandboxSecrets;
+use crate::dynamodb::replication::{Settings, SubscriptionStatus};
+use crate::topology::{Endpoint, GLOBAL, Layout, SandboxState, Topology, region_address};
+
+/// The descriptor a served process finds its listener on.
+pub const LISTEN_FD: i32 = 3;
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub root: PathBuf,
+    pub regions: Vec<String>,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The `wildrydes` executable to run `sandbox serve` from.
+    pub exe: PathBuf,
+    pub ready_timeout: Duration,
+}
+
+/// Whether `start` started processes or found them running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Started {
+    Started,
+    Reused,
+}
+
+/// A running sandbox: where it is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub layout: Layout,
+    pub state: SandboxState,
+    pub secrets: SandboxSecrets,
+}
+
+/// One process as `status` sees it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessStatus {
+    pub name: String,
+    pub endpoint: String,
+    pub pid: u32,
+    /// `running`, `frozen`, `dead` or `unresponsive`.
+    pub state: String,
+    pub log: PathBuf,
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // A zombie still answers kill(0); /proc tells it apart.
+    let alive = unsafe { libc::kill(pid as i32, 0) } == 0;
+    alive && proc_state(pid) != Some('Z')
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Whether `pid` is a `sandbox serve` process of the sandbox at `root`: a
+/// recycled pid must never be signalled.
+fn is_ours(pid: u32, root: &Path) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(raw) => {
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let root = root.to_string_lossy();
+            args.iter().any(|a| a == "serve") && args.iter().any(|a| *a == *root)
+        }
+        // Without /proc (macOS) the pid from our own state file is trusted.
+        Err(_) => true,
+    }
+}
+
+fn signal(pid: u32, sig: i32) -> bool {
+    unsafe { libc::kill(pid as i32, sig) == 0 }
+}
+
+/// The last `lines` lines of a log, for error messages and `logs`.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut text = String::new();
+    let _ = f.read_to_string(&mut text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Binds every process's listener: shared port on per-region addresses,
+/// or, where 127.0.1.x cannot be bound, one port per process on 127.0.0.1.
+fn bind_all(
+    regions: &[String],
+    port: u16,
+) -> anyhow::Result<(Topology, Vec<(String, TcpListener)>)> {
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for _attempt in 0..20 {
+        let global = TcpListener::bind(SocketAddr::new(localhost, port)).map_err(|e| {
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}; choose another --port")
+        })?;
+        let shared = global.local_addr()?.port();
+        let mut listeners = vec![(GLOBAL.to_owned(), global)];
+        let mut failure = None;
+        for (i, region) in regions.iter().enumerate() {
+            match TcpListener::bind(SocketAddr::new(region_address(i), shared)) {
+                Ok(l) => listeners.push((region.clone(), l)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        match failure {
+            None => {
+                let topology = Topology {
+                    shared_port: true,
+                    global: Endpoint {
+                        name: GLOBAL.into(),
+                        address: localhost,
+                        port: shared,
+                    },
+                    regions: regions
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| Endpoint {
+                            name: r.clone(),
+                            address: region_address(i),
+                            port: shared,
+                        })
+                        .collect(),
+                };
+                return Ok((topology, listeners));
+            }
+            Some(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                return bind_separately(regions, port);
+            }
+            Some(e) if e.kind() == std::io::ErrorKind::AddrInUse && port == 0 => continue,
+            Some(e) => anyhow::bail!(
+                "cannot listen on port {shared} for every region: {e}; choose another --port"
+            ),
+        }
+    }
+    anyhow::bail!("found no port free on every region address after 20 tries")
+}
+
+fn bind_separately(
+    regions: &[String],
+    port: u16,
+) -> anyhow::Result<(Topology, Vec<(String, TcpListener)>)> {
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut listeners = Vec::new();
+    let mut endpoints = Vec::new();
+    for (i, name) in std::iter::once(GLOBAL.to_owned())
+        .chain(regions.iter().cloned())
+        .enumerate()
+    {
+        let want = if port == 0 { 0 } else { port + i as u16 };
+        let l = TcpListener::bind(SocketAddr::new(localhost, want))
+            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{want}: {e}"))?;
+        endpoints.push(Endpoint {
+            name: name.clone(),
+            address: localhost,
+            port: l.local_addr()?.port(),
+        });
+        listeners.push((name, l));
+    }
+    let global = endpoints.remove(0);
+    Ok((
+        Topology {
+            shared_port: false,
+            global,
+            regions: endpoints,
+        },
+        listeners,
+    ))
+}
+
+fn spawn(
+    exe: &Path,
+    layout: &Layout,
+    topology: &Topology,
+    name: &str,
+    listener: &TcpListener,
+) -> anyhow::Result<u32> {
+    let log_path = layout.log_file(name);
+    std::fs::create_dir_all(layout.logs_dir())?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let role = if name == GLOBAL {
+        GLOBAL.to_owned()
+    } else {
+        format!("region:{name}")
+    };
+    let fd = listener.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.args(["sandbox", "serve", "--role", &role, "--dir"])
+        .arg(&layout.root)
+        .args([
+            "--listen-fd",
+            &LISTEN_FD.to_string(),
+            "--topology",
+            &serde_json::to_string(topology)?,
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .env(
+            "RUST_LOG",
+            std::env::var("WILDRYDES_SANDBOX_LOG").unwrap_or_else(|_| "info".into()),
+        );
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd != LISTEN_FD && libc::dup2(fd, LISTEN_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let flags = libc::fcntl(LISTEN_FD, libc::F_GETFD);
+            libc::fcntl(LISTEN_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            // Its own session: a Ctrl-C at the terminal does not reach it.
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", exe.display()))?;
+    Ok(child.id())
+}
+
+impl Sandbox {
+    /// The sandbox at `root`, if its state file exists.
+    pub fn open(root: &Path) -> anyhow::Result<Option<Sandbox>> {
+        let layout = Layout::new(root);
+        let Some(state) = layout.read_state()? else {
+            return Ok(None);
+        };
+        let secrets = SandboxSecrets::load(&layout.credentials_file())?;
+        Ok(Some(Sandbox {
+            layout,
+            state,
+            secrets,
+        }))
+    }
+
+    /// The control API of a process.
+    pub fn control(&self, process: &str) -> anyhow::Result<ControlClient> {
+        let endpoint = self.state.topology.endpoint(process).ok_or_else(|| {
+            anyhow::anyhow!(
+                "this sandbox has no process {process:?} (it runs {})",
+                self.names().join(", ")
+            )
+        })?;
+        Ok(ControlClient::new(
+            &endpoint.url(),
+            &self.secrets.control_token,
+        ))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.state
+            .topology
+            .endpoints()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    fn pid(&self, process: &str) -> anyhow::Result<u32> {
+        self.state.pids.get(process).copied().ok_or_else(|| {
+            anyhow::anyhow!(
+                "this sandbox has no process {process:?} (it runs {})",
+                self.names().join(", ")
+            )
+        })
+    }
+
+    /// Every process: alive, frozen, answering?
+    pub async fn status(&self) -> Vec<ProcessStatus> {
+        let mut out = Vec::new();
+        for endpoint in self.state.topology.endpoints() {
+            let pid = self.state.pids.get(&endpoint.name).copied().unwrap_or(0);
+            let state = if !is_ours(pid, &self.layout.root) {
+                "dead"
+            } else if proc_state(pid) == Some('T') {
+                "frozen"
+            } else if ControlClient::new(&endpoint.url(), &self.secrets.control_token)
+                .with_timeout(Duration::from_millis(500))
+                .ready()
+                .await
+                .is_ok()
+            {
+                "running"
+            } else {
+                "unresponsive"
+            };
+            out.push(ProcessStatus {
+                name: endpoint.name.clone(),
+                endpoint: endpoint.url(),
+                pid,
+                state: state.to_owned(),
+                log: self.layout.log_file(&endpoint.name),
+            });
+        }
+        out
+    }
+
+    /// Freezes a process (SIGSTOP): it holds its connections and answers
+    /// nothing, like a region that went dark.
+    pub fn freeze(&self, process: &str) -> anyhow::Result<()> {
+        let pid = self.live_pid(process)?;
+        anyhow::ensure!(
+            signal(pid, libc::SIGSTOP),
+            "cannot freeze {process} (pid {pid})"
+        );
+        Ok(())
+    }
+
+    /// Resumes a frozen process (SIGCONT).
+    pub fn thaw(&self, process: &str) -> anyhow::Result<()> {
+        let pid = self.live_pid(process)?;
+        anyhow::ensure!(
+            signal(pid, libc::SIGCONT),
+            "cannot thaw {process} (pid {pid})"
+        );
+        Ok(())
+    }
+
+    /// Kills a process outright (SIGKILL), as a crash would; its data stays.
+    pub fn kill(&self, process: &str) -> anyhow::Result<()> {
+        let pid = self.live_pid(process)?;
+        signal(pid, libc::SIGKILL);
+        wait_dead(pid, Duration::from_secs(5));
+        Ok(())
+    }
+
+    fn live_pid(&self, process: &str) -> anyhow::Result<u32> {
+        let pid = self.pid(process)?;
+        anyhow::ensure!(
+            is_ours(pid, &self.layout.root),
+            "{process} is not running (pid {pid} is gone)"
+        );
+        Ok(pid)
+    }
+
+    /// Starts a killed process again on its address, with its data intact.
+    pub async fn revive(
+        &mut self,
+        process: &str,
+        exe: &Path,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let pid = self.pid(process)?;
+        if is_ours(pid, &self.layout.root) {
+            return Ok(());
+        }
+        let endpoint = self
+            .state
+            .topology
+            .endpoint(process)
+            .cloned()
+            .expect("pid implies endpoint");
+        let listener = TcpListener::bind(endpoint.socket())
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} again: {e}", endpoint.socket()))?;
+        let pid = spawn(exe, &self.layout, &self.state.topology, process, &listener)?;
+        drop(listener);
+        self.state.pids.insert(process.to_owned(), pid);
+        self.layout.write_state(&self.state)?;
+        self.wait_ready(&[process.to_owned()], timeout).await
+    }
+
+    async fn wait_ready(&self, processes: &[String], timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        for name in processes {
+            let client = self.control(name)?.with_timeout(Duration::from_millis(200));
+            let pid = self.pid(name)?;
+            loop {
+                if client.ready().await.is_ok() {
+                    break;
+                }
+                let log = self.layout.log_file(name);
+                if !pid_alive(pid) {
+                    anyhow::bail!(
+                        "the {name} process exited while starting; its log {} ends:\n{}",
+                        log.display(),
+                        tail(&log, 15)
+                    );
+                }
+                if Instant::now() > deadline {
+                    anyhow::bail!(
+                        "the {name} process did not become ready within {:?}; see {}:\n{}",
+                        timeout,
+                        log.display(),
+                        tail(&log, 15)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Current replication delay settings and subscriptions of a region.
+    pub async fn replication(
+        &self,
+        region: &str,
+    ) -> anyhow::Result<(Settings, Vec<SubscriptionStatus>)> {
+        let report = self.control(region)?.replication().await?;
+        Ok((report.settings, report.subscriptions))
+    }
+
+    /// Sets the delay and jitter of replication *into* `region`.
+    pub async fn set_replication(
+        &self,
+        region: &str,
+        settings: Settings,
+    ) -> anyhow::Result<Settings> {
+        self.control(region)?.set_replication(settings).await
+    }
+}
+
+fn wait_dead(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while pid_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// Starts a sandbox, or reuses the healthy one already running at `root`.
+pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
+    let layout = Layout::new(&opts.root);
+    if let Some(existing) = Sandbox::open(&opts.root)? {
+        let statuses = existing.status().await;
+        let healthy = statuses.iter().all(|s| s.state == "running");
+        if healthy {
+            let running = existing.state.topology.region_names();
+            anyhow::ensure!(
+                running == opts.regions,
+                "a sandbox with regions {} is already running at {}; run `wildrydes sandbox stop` first to change regions",
+                running.join(", "),
+                opts.root.display()
+            );
+            return Ok((existing, Started::Reused));
+        }
+        tracing::info!("cleaning up a sandbox that is no longer healthy");
+        stop(&opts.root)?;
+    }
+    std::fs::create_dir_all(&opts.root)?;
+    let secrets = match SandboxSecrets::load(&layout.credentials_file()) {
+        Ok(s) => s,
+        Err(_) => {
+            let s = SandboxSecrets::generate();
+            s.store(&layout.credentials_file())?;
+            s
+        }
+    };
+    let (topology, listeners) = bind_all(&opts.regions, opts.port)?;
+    let mut pids = BTreeMap::new();
+    for (name, listener) in &listeners {
+        match spawn(&opts.exe, &layout, &topology, name, listener) {
+            Ok(pid) => {
+                pids.insert(name.clone(), pid);
+            }
+            Err(e) => {
+                for pid in pids.values() {
+                    signal(*pid, libc::SIGKILL);
+                }
+                return Err(e);
+            }
+        }
+    }
+    drop(listeners);
+    let state = SandboxState {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default(),
+        topology,
+        pids,
+    };
+    layout.write_state(&state)?;
+    let sandbox = Sandbox {
+        layout,
+        state,
+        secrets,
+    };
+    let names = sandbox.names();
+    if let Err(e) = sandbox.wait_ready(&names, opts.ready_timeout).await {
+        let _ = stop(&opts.root);
+        return Err(e);
+    }
+    Ok((sandbox, Started::Started))
+}
+
+/// Stops the processes of the sandbox at `root` (gracefully, then by
+/// force) and removes its state file; data stays. Returns what it stopped.
+pub fn stop(root: &Path) -> anyhow::Result<Vec<String>> {
+    let layout = Layout::new(root);
+    let Some(state) = layout.read_state()? else {
+        return Ok(Vec::new());
+    };
+    let mut stopped = Vec::new();
+    let ours: Vec<(String, u32)> = state
+        .pids
+        .iter()
+        .filter(|(_, pid)| is_ours(**pid, root))
+        .map(|(n, p)| (n.clone(), *p))
+        .collect();
+    for (_, pid) in &ours {
+        signal(*pid, libc::SIGCONT);
+        signal(*pid, libc::SIGTERM);
+    }
+    for (name, pid) in ours {
+        if !wait_dead(pid, Duration::from_secs(5)) {
+            signal(pid, libc::SIGKILL);
+            wait_dead(pid, Duration::from_secs(2));
+        }
+        stopped.push(name);
+    }
+    std::fs::remove_file(layout.state_file()).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    Ok(stopped)
+}
+
+/// Stops the sandbox and deletes all its data and credentials.
+pub fn reset(root: &Path) -> anyhow::Result<()> {
+    stop(root)?;
+    if root.exists() {
+        std::fs::remove_dir_all(root)?;
+    }
+    Ok(())
+}

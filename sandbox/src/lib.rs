@@ -1,0 +1,25 @@
+//! `wildrydes-sandbox`: an embedded two-region AWS stand-in that speaks the
+//! AWS wire protocols on loopback, so `wildrydes` drives it with the same
+//! SDK clients it uses on AWS. One process per region and one global
+//! process, all started from the `wildrydes` binary (see [`launcher`]).
+//!
+//! What it does for real, because drills measure it: DynamoDB global-table
+//! replication with configurable lag ([`dynamodb::replication`]), SigV4 on
+//! every request ([`sigv4`]), and region outages by signal ([`launcher`]).
+
+// Handlers return ready-rendered AWS error responses as their `Err`: they
+// travel one or two frames to the handler's `match`, never further, so
+// boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod control;
+pub mod credentials;
+pub mod dynamodb;
+pub mod iam;
+pub mod launcher;
+pub mod query;
+pub mod server;
+pub mod sigv4;
+pub mod sts;
+pub mod topology;
+pub mod wire;

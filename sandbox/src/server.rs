@@ -1,0 +1,411 @@
+//! The two kinds of sandbox process: a region (DynamoDB and Streams) and
+//! the global process (IAM, STS). Each serves one listener handed to it by
+//! `start`, dispatching as AWS's front ends do: the control API by path,
+//! DynamoDB by `X-Amz-Target`, the rest by the SigV4 scope's service.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+
+use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
+use crate::credentials::SandboxSecrets;
+use crate::dynamodb::Dynamo;
+use crate::dynamodb::meta::Meta;
+use crate::dynamodb::replication::{Peer, Replicator, Settings};
+use crate::iam::Iam;
+use crate::query::{IAM, QueryRequest, STS};
+use crate::sigv4::{self, Expect};
+use crate::topology::{GLOBAL, Layout, Topology};
+use crate::wire::respond;
+
+/// Largest request body accepted (DynamoDB's batch limit is 16 MB).
+const MAX_BODY: usize = 20 * 1024 * 1024;
+
+/// Which process to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Region(String),
+    Global,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match s.split_once(':') {
+            Some(("region", name)) if !name.is_empty() => Ok(Role::Region(name.to_owned())),
+            _ if s == GLOBAL => Ok(Role::Global),
+            _ => anyhow::bail!("--role must be region:<name> or global, not {s:?}"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Role::Region(r) => r,
+            Role::Global => GLOBAL,
+        }
+    }
+}
+
+/// Runs one sandbox process on `listener` until SIGTERM or SIGINT.
+pub async fn serve(
+    role: Role,
+    layout: Layout,
+    topology: Topology,
+    listener: std::net::TcpListener,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let secrets = Arc::new(SandboxSecrets::load(&layout.credentials_file())?);
+    let data = layout.data_dir(role.name());
+    std::fs::create_dir_all(&data)?;
+    let app = match &role {
+        Role::Region(region) => {
+            let state = Arc::new(RegionProcess::open(region, &layout, &topology, secrets).await?);
+            Router::new().fallback(region_handler).with_state(state)
+        }
+        Role::Global => {
+            let state = Arc::new(GlobalProcess {
+                topology: topology.clone(),
+                iam: Iam::open(data.join("iam.json"))?,
+                secrets,
+            });
+            Router::new().fallback(global_handler).with_state(state)
+        }
+    };
+    tracing::info!(process = role.name(), address = %listener.local_addr()?, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn ready(process: &str) -> Response {
+    let body = Ready {
+        process: process.to_owned(),
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    axum::Json(body).into_response()
+}
+
+fn control_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, axum::Json(json!({"error": message.to_string()}))).into_response()
+}
+
+fn authorised(headers: &HeaderMap, secrets: &SandboxSecrets) -> bool {
+    let expected = format!("Bearer {}", secrets.control_token);
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| subtle::ConstantTimeEq::ct_eq(v.as_bytes(), expected.as_bytes()).into())
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|e| control_error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")))
+}
+
+fn parse<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("bad control request: {e}")))
+}
+
+// --- region processes ---
+
+struct RegionProcess {
+    region: String,
+    secrets: Arc<SandboxSecrets>,
+    dynamo: Dynamo,
+    replicator: Arc<Replicator>,
+}
+
+fn sdk_credentials(secrets: &SandboxSecrets) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        &secrets.replication_access_key_id,
+        &secrets.replication_secret_access_key,
+        None,
+        None,
+        "wildrydes-sandbox-replication",
+    )
+}
+
+impl RegionProcess {
+    async fn open(
+        region: &str,
+        layout: &Layout,
+        topology: &Topology,
+        secrets: Arc<SandboxSecrets>,
+    ) -> anyhow::Result<Self> {
+        let data = layout.data_dir(region);
+        let db_path = data.join("dynamodb.sqlite");
+        let db = dynoxide::Database::new(db_path.to_str().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("open {}: {e}", db_path.display()))?;
+        let meta = Arc::new(Meta::open(&data.join("replication.sqlite"))?);
+        let mut peers = BTreeMap::new();
+        let mut controls = Vec::new();
+        for peer in topology.regions.iter().filter(|e| e.name != region) {
+            let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .connect_timeout(Duration::from_secs(1))
+                .build();
+            let dynamo_conf = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new(peer.name.clone()))
+                .credentials_provider(sdk_credentials(&secrets))
+                .endpoint_url(peer.url())
+                .timeout_config(timeouts.clone())
+                .build();
+            let streams_conf = aws_sdk_dynamodbstreams::Config::builder()
+                .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodbstreams::config::Region::new(
+                    peer.name.clone(),
+                ))
+                .credentials_provider(sdk_credentials(&secrets))
+                .endpoint_url(peer.url())
+                .timeout_config(timeouts)
+                .retry_config(aws_sdk_dynamodbstreams::config::retry::RetryConfig::disabled())
+                .build();
+            let control = control::ControlClient::new(&peer.url(), &secrets.control_token);
+            controls.push((peer.name.clone(), control.clone()));
+            peers.insert(
+                peer.name.clone(),
+                Peer {
+                    dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo_conf),
+                    streams: aws_sdk_dynamodbstreams::Client::from_conf(streams_conf),
+                    control,
+                },
+            );
+        }
+        let replicator = Replicator::new(
+            region,
+            db.clone(),
+            meta.clone(),
+            data.join("replication-settings.json"),
+            peers,
+        );
+        let dynamo = Dynamo::start(
+            region,
+            db,
+            meta,
+            secrets.clone(),
+            replicator.clone(),
+            controls,
+        )
+        .await?;
+        replicator.refresh();
+        Ok(RegionProcess {
+            region: region.to_owned(),
+            secrets,
+            dynamo,
+            replicator,
+        })
+    }
+
+    async fn control(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Response {
+        let route = path.trim_start_matches(control::PREFIX);
+        if route == "ready" {
+            return ready(&self.region);
+        }
+        if !authorised(headers, &self.secrets) {
+            return control_error(
+                StatusCode::UNAUTHORIZED,
+                "the control API needs the sandbox's bearer token",
+            );
+        }
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let result = match (method.as_str(), route) {
+            ("GET", "replication") => Ok(json!(ReplicationReport {
+                settings: self.replicator.settings(),
+                subscriptions: self.replicator.statuses(),
+            })),
+            ("PUT", "replication") => match parse::<Settings>(&body) {
+                Ok(s) if s.jitter_ms <= s.delay_ms || s.delay_ms == 0 && s.jitter_ms == 0 => {
+                    self.replicator.set_settings(s).map(|_| json!(s))
+                }
+                Ok(_) => {
+                    return control_error(
+                        StatusCode::BAD_REQUEST,
+                        "jitterMs must not exceed delayMs",
+                    );
+                }
+                Err(r) => return r,
+            },
+            ("POST", "replicas/create") => match parse::<ReplicaCreate>(&body) {
+                Ok(c) => self.dynamo.accept_replica(&c).map(|_| json!({})),
+                Err(r) => return r,
+            },
+            ("POST", "replicas/delete") => match parse::<ReplicaDelete>(&body) {
+                Ok(d) => self.dynamo.drop_replica(&d.table).map(|_| json!({})),
+                Err(r) => return r,
+            },
+            ("POST", "replicas/status") => match parse::<ReplicaStatus>(&body) {
+                Ok(s) => self
+                    .dynamo
+                    .note_replica_status(&s.table, &s.region, &s.status)
+                    .map(|_| json!({})),
+                Err(r) => return r,
+            },
+            _ => {
+                return control_error(
+                    StatusCode::NOT_FOUND,
+                    format!("no control route {method} {path}"),
+                );
+            }
+        };
+        match result {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => control_error(StatusCode::CONFLICT, format!("{e:#}")),
+        }
+    }
+}
+
+async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    if path.starts_with(control::PREFIX) {
+        return p.control(&parts.method, &path, &parts.headers, body).await;
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return crate::dynamodb::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "com.amazon.coral.service#RequestEntityTooLarge",
+                "Request entity too large",
+            );
+        }
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.") {
+        return p
+            .dynamo
+            .handle(parts.method.as_str(), path_and_query, &parts.headers, body)
+            .await;
+    }
+    unknown_service(&parts.method, &path)
+}
+
+fn unknown_service(method: &Method, path: &str) -> Response {
+    respond(
+        StatusCode::NOT_FOUND,
+        "application/json",
+        "x-amzn-RequestId",
+        json!({"message": format!("no service of this sandbox process answers {method} {path}")})
+            .to_string(),
+    )
+}
+
+// --- the global process ---
+
+struct GlobalProcess {
+    topology: Topology,
+    iam: Iam,
+    secrets: Arc<SandboxSecrets>,
+}
+
+async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    if path.starts_with(control::PREFIX) {
+        return match path.trim_start_matches(control::PREFIX) {
+            "ready" => ready(GLOBAL),
+            _ => control_error(
+                StatusCode::NOT_FOUND,
+                format!("no control route {} {path}", parts.method),
+            ),
+        };
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return IAM.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "Request entity too large",
+            );
+        }
+    };
+    let query = QueryRequest::parse(&body, parts.uri.query());
+    // The service: the SigV4 scope's, else the awsQuery API version.
+    let service = sigv4::scope(&parts.headers)
+        .map(|s| s.service)
+        .unwrap_or_else(|| match query.get("Version") {
+            Some("2011-06-15") => "sts".to_owned(),
+            _ => "iam".to_owned(),
+        });
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut sts_regions: Vec<&str> = g.topology.regions.iter().map(|e| e.name.as_str()).collect();
+    sts_regions.push("us-east-1");
+    let (protocol, expect) = match service.as_str() {
+        // IAM is global and signed for us-east-1, as on AWS.
+        "iam" => (
+            IAM,
+            Expect {
+                regions: &["us-east-1"],
+                service: "iam",
+            },
+        ),
+        "sts" => (
+            STS,
+            Expect {
+                regions: &sts_regions,
+                service: "sts",
+            },
+        ),
+        _ => return unknown_service(&parts.method, &path),
+    };
+    let verified = match sigv4::verify(
+        parts.method.as_str(),
+        path_and_query,
+        &parts.headers,
+        &body,
+        &g.secrets,
+        expect,
+    ) {
+        Ok(v) => v,
+        Err(failure) => return protocol.auth_error(&failure),
+    };
+    match service.as_str() {
+        "iam" => g.iam.handle(&query),
+        _ => crate::sts::handle(&query, &verified.principal, &g.secrets, &g.iam),
+    }
+}

@@ -1,0 +1,63 @@
+//! Response plumbing shared by every service: request ids, the `Date`
+//! header SDKs correct their clocks from, and the JSON error envelopes.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A fresh request id, as AWS returns in `x-amzn-RequestId`.
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// RFC 7231 `Date` header value for now.
+pub fn http_date() -> String {
+    OffsetDateTime::now_utc()
+        .format(format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        ))
+        .expect("UTC dates format")
+}
+
+/// A response with `Date`, a request id under `id_header`, and a body.
+pub fn respond(
+    status: StatusCode,
+    content_type: &str,
+    id_header: &'static str,
+    body: impl Into<Body>,
+) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("static content types"),
+    );
+    h.insert(
+        http::header::DATE,
+        HeaderValue::from_str(&http_date()).expect("dates are ASCII"),
+    );
+    h.insert(
+        id_header,
+        HeaderValue::from_str(&request_id()).expect("uuids are ASCII"),
+    );
+    resp
+}
+
+/// Escapes text for XML element content and attributes.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

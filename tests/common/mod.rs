@@ -1,0 +1,152 @@
+//! A real sandbox for tests: started through the real `wildrydes` binary on
+//! an ephemeral port in a temporary directory, stopped on drop, reached
+//! with the official AWS SDK clients.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use wildrydes_sandbox::launcher::Sandbox;
+
+pub const PRIMARY: &str = "eu-west-1";
+pub const SECONDARY: &str = "ap-southeast-1";
+
+pub struct TestSandbox {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub sandbox: Sandbox,
+}
+
+/// Runs the real binary in `cwd` with `args`.
+pub fn wildrydes(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("WILDRYDES_CONFIG")
+        .env_remove("WILDRYDES_TARGET")
+        .env_remove("WILDRYDES_SANDBOX_DIR")
+        .output()
+        .expect("run wildrydes")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl TestSandbox {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join(".wildrydes/sandbox");
+        let out = wildrydes(dir.path(), &["sandbox", "start", "--port", "0"]);
+        assert!(out.status.success(), "sandbox start failed: {}", text(&out));
+        let sandbox = Sandbox::open(&root)
+            .expect("state")
+            .expect("a started sandbox has state");
+        TestSandbox { dir, root, sandbox }
+    }
+
+    /// Runs the binary against this sandbox.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        wildrydes(self.dir.path(), args)
+    }
+
+    /// Re-reads state (after a revive or restart).
+    pub fn reload(&mut self) {
+        self.sandbox = Sandbox::open(&self.root).unwrap().unwrap();
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.sandbox.secrets.access_key_id,
+            &self.sandbox.secrets.secret_access_key,
+            None,
+            None,
+            "test",
+        )
+    }
+
+    /// SDK config for a region's endpoint, signed for `signing_region`.
+    pub fn config_with(
+        &self,
+        process: &str,
+        signing_region: &str,
+        creds: Credentials,
+    ) -> SdkConfig {
+        let endpoint = self
+            .sandbox
+            .state
+            .topology
+            .endpoint(process)
+            .expect("known process");
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(signing_region.to_owned()))
+            .credentials_provider(SharedCredentialsProvider::new(creds))
+            .endpoint_url(endpoint.url())
+            .build()
+    }
+
+    pub fn region_config(&self, region: &str) -> SdkConfig {
+        self.config_with(region, region, self.credentials())
+    }
+
+    pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.region_config(region))
+    }
+
+    pub fn streams(&self, region: &str) -> aws_sdk_dynamodbstreams::Client {
+        aws_sdk_dynamodbstreams::Client::new(&self.region_config(region))
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config_with("global", "us-east-1", self.credentials()))
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config_with("global", PRIMARY, self.credentials()))
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for e in self.sandbox.state.topology.endpoints() {
+                let log = self.sandbox.layout.log_file(&e.name);
+                eprintln!(
+                    "--- {} ---\n{}",
+                    log.display(),
+                    wildrydes_sandbox::launcher::tail(&log, 30)
+                );
+            }
+        }
+        let _ = wildrydes_sandbox::launcher::stop(&self.root);
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

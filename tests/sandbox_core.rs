@@ -1,0 +1,978 @@
+//! The sandbox core through the official AWS SDK clients against a real
+//! sandbox on an ephemeral port: DynamoDB and Streams, SigV4 failures,
+//! region isolation, global-table replication, resource-policy pauses,
+//! outages, IAM and STS, and data surviving a restart.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CreateReplicationGroupMemberAction,
+    KeySchemaElement, KeyType, ReplicationGroupUpdate, ScalarAttributeType, StreamSpecification,
+    StreamViewType,
+};
+use common::{PRIMARY, SECONDARY, TestSandbox, eventually, text};
+use serde_json::Value;
+
+const TABLE: &str = "wildrydes-tickets";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, stream: bool) {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("owner")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("owner")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        );
+    if stream {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.expect("create table");
+}
+
+fn key(owner: &str, id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("owner".to_owned(), AttributeValue::S(owner.to_owned())),
+        ("id".to_owned(), AttributeValue::S(id.to_owned())),
+    ])
+}
+
+async fn put(client: &aws_sdk_dynamodb::Client, id: &str, text: &str) {
+    let mut item = key("alice", id);
+    item.insert("text".into(), AttributeValue::S(text.into()));
+    client
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put");
+}
+
+async fn text_of(client: &aws_sdk_dynamodb::Client, id: &str) -> Option<String> {
+    let out = client
+        .get_item()
+        .table_name(TABLE)
+        .set_key(Some(key("alice", id)))
+        .send()
+        .await
+        .ok()?;
+    out.item?.get("text")?.as_s().ok().cloned()
+}
+
+/// Sets replication delay into `region` through the CLI.
+fn set_delay(sb: &TestSandbox, region: &str, delay: u64, jitter: u64) {
+    let out = sb.cli(&[
+        "sandbox",
+        "replication",
+        region,
+        "--delay-ms",
+        &delay.to_string(),
+        "--jitter-ms",
+        &jitter.to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A global table over both regions, replicas ACTIVE, delay 0 both ways.
+async fn global_table(sb: &TestSandbox) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client) {
+    set_delay(sb, PRIMARY, 0, 0);
+    set_delay(sb, SECONDARY, 0, 0);
+    let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
+    create_table(&eu, TABLE, true).await;
+    add_replica(&eu).await;
+    (eu, ap)
+}
+
+async fn add_replica(eu: &aws_sdk_dynamodb::Client) {
+    eu.update_table()
+        .table_name(TABLE)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(SECONDARY)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("add replica");
+    eventually("the replica to become ACTIVE", WAIT, || async {
+        let t = eu
+            .describe_table()
+            .table_name(TABLE)
+            .send()
+            .await
+            .ok()?
+            .table?;
+        let replicas = t.replicas?;
+        (replicas.len() == 1 && replicas[0].replica_status.as_ref()?.as_str() == "ACTIVE")
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dynamodb_operations_pass_through_with_region_arns() {
+    let sb = TestSandbox::start();
+    let eu = sb.dynamodb(PRIMARY);
+    create_table(&eu, TABLE, true).await;
+    let desc = eu
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(
+        desc.table_arn(),
+        Some("arn:aws:dynamodb:eu-west-1:000000000000:table/wildrydes-tickets")
+    );
+    let stream_arn = desc.latest_stream_arn().unwrap().to_owned();
+    assert!(
+        stream_arn.starts_with("arn:aws:dynamodb:eu-west-1:"),
+        "{stream_arn}"
+    );
+
+    put(&eu, "1", "one").await;
+    put(&eu, "2", "two").await;
+    assert_eq!(text_of(&eu, "1").await.as_deref(), Some("one"));
+    eu.update_item()
+        .table_name(TABLE)
+        .set_key(Some(key("alice", "1")))
+        .update_expression("SET #t = :t")
+        .expression_attribute_names("#t", "text")
+        .expression_attribute_values(":t", AttributeValue::S("uno".into()))
+        .send()
+        .await
+        .unwrap();
+    let q = eu
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("#o = :o")
+        .expression_attribute_names("#o", "owner")
+        .expression_attribute_values(":o", AttributeValue::S("alice".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(q.count, 2);
+    // A failed condition maps to the SDK's modelled error.
+    let err = eu
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(key("alice", "1")))
+        .condition_expression("attribute_not_exists(id)")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.into_service_error()
+            .is_conditional_check_failed_exception()
+    );
+    eu.delete_item()
+        .table_name(TABLE)
+        .set_key(Some(key("alice", "2")))
+        .send()
+        .await
+        .unwrap();
+
+    // Streams, with the region's ARNs and awsRegion.
+    let streams = sb.streams(PRIMARY);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap();
+    let shard_id = shard.stream_description.unwrap().shards.unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let it = streams
+        .get_shard_iterator()
+        .stream_arn(&stream_arn)
+        .shard_id(shard_id)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let records = streams
+        .get_records()
+        .shard_iterator(it)
+        .send()
+        .await
+        .unwrap()
+        .records
+        .unwrap();
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r.event_name.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(events, ["INSERT", "INSERT", "MODIFY", "REMOVE"]);
+    assert!(records.iter().all(|r| r.aws_region() == Some(PRIMARY)));
+    assert!(
+        records.iter().all(|r| r.user_identity.is_none()),
+        "client writes carry no service identity"
+    );
+
+    let missing = eu
+        .describe_table()
+        .table_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .into_service_error()
+            .is_resource_not_found_exception()
+    );
+}
+
+#[tokio::test]
+async fn regions_are_isolated() {
+    let sb = TestSandbox::start();
+    create_table(&sb.dynamodb(PRIMARY), TABLE, false).await;
+    let ap = sb.dynamodb(SECONDARY);
+    assert!(
+        ap.list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+    let err = ap
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+}
+
+#[tokio::test]
+async fn sigv4_failures_get_the_errors_dynamodb_gives() {
+    let sb = TestSandbox::start();
+    let endpoint = sb.sandbox.state.topology.region(PRIMARY).unwrap().url();
+    let code = |e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::list_tables::ListTablesError,
+    >| { aws_sdk_dynamodb::error::ProvideErrorMetadata::code(e).map(str::to_owned) };
+
+    // Unsigned.
+    let raw = reqwest::Client::new()
+        .post(&endpoint)
+        .header("x-amz-target", "DynamoDB_20120810.ListTables")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(
+        body["__type"],
+        "com.amazon.coral.service#MissingAuthenticationTokenException"
+    );
+
+    // Unknown key.
+    let stranger =
+        aws_credential_types::Credentials::new("AKIAUNKNOWNKEY000000", "x", None, None, "t");
+    let client = aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, PRIMARY, stranger));
+    let err = client.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&err).as_deref(), Some("UnrecognizedClientException"));
+
+    // Wrong secret.
+    let wrong = aws_credential_types::Credentials::new(
+        &sb.sandbox.secrets.access_key_id,
+        "not-the-secret",
+        None,
+        None,
+        "t",
+    );
+    let client = aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, PRIMARY, wrong));
+    let err = client.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&err).as_deref(), Some("InvalidSignatureException"));
+
+    // Signed for the other region.
+    let client =
+        aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, SECONDARY, sb.credentials()));
+    let err = client.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&err).as_deref(), Some("InvalidSignatureException"));
+    let message = aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("Credential should be scoped to a valid region, not 'ap-southeast-1'"),
+        "{message}"
+    );
+
+    // Signed 20 minutes ago: outside DynamoDB's 15-minute window.
+    let then = std::time::SystemTime::now() - Duration::from_secs(20 * 60);
+    let resp = signed_request(
+        &sb,
+        &endpoint,
+        "dynamodb",
+        PRIMARY,
+        then,
+        "DynamoDB_20120810.ListTables",
+    )
+    .await;
+    assert_eq!(resp.0, 400);
+    assert_eq!(
+        resp.1["__type"],
+        "com.amazon.coral.service#InvalidSignatureException"
+    );
+    assert!(
+        resp.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature expired:"),
+        "{}",
+        resp.1
+    );
+    // And the same request signed now goes through.
+    let now = signed_request(
+        &sb,
+        &endpoint,
+        "dynamodb",
+        PRIMARY,
+        std::time::SystemTime::now(),
+        "DynamoDB_20120810.ListTables",
+    )
+    .await;
+    assert_eq!(now.0, 200, "{}", now.1);
+}
+
+/// A request signed with aws-sigv4 at a chosen time.
+async fn signed_request(
+    sb: &TestSandbox,
+    endpoint: &str,
+    service: &str,
+    region: &str,
+    at: std::time::SystemTime,
+    target: &str,
+) -> (u16, Value) {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = sb.credentials().into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-amz-target", target),
+        ("content-type", "application/x-amz-json-1.0"),
+    ];
+    let signable = SignableRequest::new(
+        "POST",
+        format!("{endpoint}/"),
+        headers.into_iter(),
+        SignableBody::Bytes(b"{}"),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{endpoint}/"));
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let mut req = req.body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    let mut builder = reqwest::Client::new().post(format!("{endpoint}/"));
+    for (k, v) in req.headers() {
+        builder = builder.header(k.as_str(), v.to_str().unwrap());
+    }
+    let resp = builder.body("{}").send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn replication_runs_both_ways_with_backfill_and_no_echo() {
+    let sb = TestSandbox::start();
+    set_delay(&sb, PRIMARY, 0, 0);
+    set_delay(&sb, SECONDARY, 0, 0);
+    let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
+    // A table without a stream: adding a replica turns it on, as on AWS.
+    create_table(&eu, TABLE, false).await;
+    put(&eu, "before", "written before the replica existed").await;
+    add_replica(&eu).await;
+
+    let ap_desc = ap
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(ap_desc.global_table_version(), Some("2019.11.21"));
+    assert_eq!(ap_desc.replicas()[0].region_name(), Some(PRIMARY));
+    let eu_desc = eu
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(
+        eu_desc.stream_specification().unwrap().stream_view_type(),
+        Some(&StreamViewType::NewAndOldImages)
+    );
+
+    assert_eq!(
+        eventually("the backfill", WAIT, || async {
+            text_of(&ap, "before").await
+        })
+        .await,
+        "written before the replica existed"
+    );
+    put(&eu, "a", "from eu").await;
+    put(&ap, "b", "from ap").await;
+    eventually("eu -> ap", WAIT, || async { text_of(&ap, "a").await }).await;
+    eventually("ap -> eu", WAIT, || async { text_of(&eu, "b").await }).await;
+
+    // Deletes replicate too.
+    eu.delete_item()
+        .table_name(TABLE)
+        .set_key(Some(key("alice", "a")))
+        .send()
+        .await
+        .unwrap();
+    eventually("the delete to reach ap", WAIT, || async {
+        text_of(&ap, "a").await.is_none().then_some(())
+    })
+    .await;
+
+    // No echo: eu's stream holds its own two writes of "a" and the applied
+    // write of "b" marked as replication, nothing bounced back from ap.
+    let records = stream_records(&sb, PRIMARY).await;
+    let of = |id: &str| {
+        records
+            .iter()
+            .filter(|(k, _, _)| k == id)
+            .map(|(_, e, who)| (e.clone(), who.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("a"),
+        [("INSERT".to_owned(), None), ("REMOVE".to_owned(), None)]
+    );
+    assert_eq!(
+        of("b"),
+        [(
+            "INSERT".to_owned(),
+            Some("replication.dynamodb.amazonaws.com".to_owned())
+        )]
+    );
+    // Backfilled and replicated writes in ap are marked the same way.
+    let ap_records = stream_records(&sb, SECONDARY).await;
+    assert!(
+        ap_records
+            .iter()
+            .filter(|(k, _, _)| k == "a")
+            .all(|(_, _, who)| who.is_some())
+    );
+
+    // Replica removal deletes the ap table.
+    eu.update_table()
+        .table_name(TABLE)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteReplicationGroupMemberAction::builder()
+                        .region_name(SECONDARY)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        ap.list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+    let desc = eu
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert!(desc.replicas().is_empty());
+}
+
+/// (id, event, userIdentity principal) of every record in a region's stream.
+async fn stream_records(sb: &TestSandbox, region: &str) -> Vec<(String, String, Option<String>)> {
+    let desc = sb
+        .dynamodb(region)
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let arn = desc.latest_stream_arn().unwrap().to_owned();
+    let streams = sb.streams(region);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let mut it = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator;
+    let mut out = Vec::new();
+    while let Some(i) = it {
+        let page = streams
+            .get_records()
+            .shard_iterator(i)
+            .send()
+            .await
+            .unwrap();
+        let records = page.records.unwrap_or_default();
+        if records.is_empty() {
+            break;
+        }
+        for r in records {
+            let d = r.dynamodb.unwrap();
+            let id = d.keys.unwrap()["id"].as_s().unwrap().clone();
+            out.push((
+                id,
+                r.event_name.unwrap().as_str().to_owned(),
+                r.user_identity.and_then(|u| u.principal_id),
+            ));
+        }
+        it = page.next_shard_iterator;
+    }
+    out
+}
+
+#[tokio::test]
+async fn concurrent_writes_resolve_to_the_last_writer_in_both_regions() {
+    let sb = TestSandbox::start();
+    let (eu, ap) = global_table(&sb).await;
+    // Hold replication so both writes happen before either side sees the other.
+    set_delay(&sb, PRIMARY, 1500, 0);
+    set_delay(&sb, SECONDARY, 1500, 0);
+    put(&eu, "k", "eu wrote first").await;
+    put(&ap, "k", "ap wrote last").await;
+    for (name, client) in [(PRIMARY, &eu), (SECONDARY, &ap)] {
+        eventually(&format!("{name} to converge"), WAIT, || async {
+            (text_of(client, "k").await.as_deref() == Some("ap wrote last")).then_some(())
+        })
+        .await;
+    }
+    // Converged and stays converged: both regions report everything applied.
+    for region in [PRIMARY, SECONDARY] {
+        eventually("replication to drain", WAIT, || async {
+            let (_, subs) = sb.sandbox.replication(region).await.ok()?;
+            subs.iter().all(|s| s.caught_up).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(text_of(&eu, "k").await.as_deref(), Some("ap wrote last"));
+    assert_eq!(text_of(&ap, "k").await.as_deref(), Some("ap wrote last"));
+}
+
+#[tokio::test]
+async fn replication_catches_up_after_a_frozen_and_a_killed_region() {
+    let mut sb = TestSandbox::start();
+    let (eu, ap) = global_table(&sb).await;
+
+    let out = sb.cli(&["sandbox", "freeze", SECONDARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    put(&eu, "while-frozen", "written while ap was frozen").await;
+    let out = sb.cli(&["sandbox", "thaw", SECONDARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("catch-up after a freeze", WAIT, || async {
+        text_of(&ap, "while-frozen").await
+    })
+    .await;
+
+    let out = sb.cli(&["sandbox", "kill", SECONDARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    put(&eu, "while-dead", "written while ap was down").await;
+    let out = sb.cli(&["sandbox", "revive", SECONDARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    sb.reload();
+    eventually("catch-up after a kill", WAIT, || async {
+        text_of(&ap, "while-dead").await
+    })
+    .await;
+    // ap's own writes made while eu is down reach eu after it returns.
+    let out = sb.cli(&["sandbox", "kill", PRIMARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    put(&ap, "eu-was-down", "written while eu was down").await;
+    let out = sb.cli(&["sandbox", "revive", PRIMARY]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("catch-up into a revived region", WAIT, || async {
+        text_of(&eu, "eu-was-down").await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resource_policy_denying_the_replication_service_pauses_replication() {
+    let sb = TestSandbox::start();
+    let (eu, ap) = global_table(&sb).await;
+    let arn = "arn:aws:dynamodb:ap-southeast-1:000000000000:table/wildrydes-tickets";
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DoNotModifyFisDynamoDbPauseReplicationEXPtestServicePrincipal",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": ["dynamodb:ReadDataForReplication", "dynamodb:WriteDataForReplication"],
+            "Resource": arn,
+            "Condition": {
+                "StringEquals": {"aws:PrincipalServiceName": "replication.dynamodb.amazonaws.com"},
+                "DateLessThan": {"aws:CurrentTime": "2999-01-01T00:00:00Z"}
+            }
+        }]
+    });
+    let put_out = ap
+        .put_resource_policy()
+        .resource_arn(arn)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let got = ap
+        .get_resource_policy()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.revision_id(), put_out.revision_id());
+
+    put(&eu, "paused", "held back by the policy").await;
+    eventually("the subscription to report the pause", WAIT, || async {
+        let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
+        subs.iter().find(|s| s.source == PRIMARY)?.paused.clone()
+    })
+    .await;
+    assert_eq!(
+        text_of(&ap, "paused").await,
+        None,
+        "nothing is applied while paused"
+    );
+
+    ap.delete_resource_policy()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    eventually("replication to resume", WAIT, || async {
+        text_of(&ap, "paused").await
+    })
+    .await;
+    let err = ap
+        .get_resource_policy()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_policy_not_found_exception());
+}
+
+#[tokio::test]
+async fn iam_and_sts_issue_credentials_the_sandbox_accepts() {
+    let sb = TestSandbox::start();
+    let iam = sb.iam();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam
+        .create_role()
+        .role_name("wildrydes-lambda")
+        .assume_role_policy_document(trust)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("wildrydes:stack")
+                .value("wildrydes")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(
+        role.arn(),
+        "arn:aws:iam::000000000000:role/wildrydes-lambda"
+    );
+    let dup = iam
+        .create_role()
+        .role_name("wildrydes-lambda")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        dup.into_service_error()
+            .is_entity_already_exists_exception()
+    );
+    let got = iam
+        .get_role()
+        .role_name("wildrydes-lambda")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(got.tags()[0].key(), "wildrydes:stack");
+
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}"#;
+    iam.put_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_name("tickets")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let doc = iam
+        .get_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_name("tickets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc.policy_document(),
+        "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22dynamodb%3AGetItem%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D"
+    );
+    let basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+    iam.attach_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_arn(basic)
+        .send()
+        .await
+        .unwrap();
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("wildrydes-lambda")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached.attached_policies()[0].policy_name(),
+        Some("AWSLambdaBasicExecutionRole")
+    );
+    let conflict = iam
+        .delete_role()
+        .role_name("wildrydes-lambda")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(conflict.into_service_error().is_delete_conflict_exception());
+
+    // Temporary credentials for the role work against DynamoDB.
+    let sts = sb.sts();
+    let me = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.account(), Some("000000000000"));
+    let creds = sts
+        .assume_role()
+        .role_arn(role.arn())
+        .role_session_name("probe")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let temp = aws_credential_types::Credentials::new(
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token().to_owned()),
+        None,
+        "sts",
+    );
+    let ddb = aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, PRIMARY, temp.clone()));
+    ddb.list_tables()
+        .send()
+        .await
+        .expect("temporary credentials are accepted");
+    let who = aws_sdk_sts::Client::new(&sb.config_with("global", PRIMARY, temp))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::000000000000:assumed-role/wildrydes-lambda/probe")
+    );
+    // A forged session token is refused.
+    let forged = aws_credential_types::Credentials::new(
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(format!("x{}", creds.session_token())),
+        None,
+        "forged",
+    );
+    let err = aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, PRIMARY, forged))
+        .list_tables()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&err),
+        Some("UnrecognizedClientException")
+    );
+
+    iam.detach_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_arn(basic)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_name("tickets")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role()
+        .role_name("wildrydes-lambda")
+        .send()
+        .await
+        .unwrap();
+    let gone = iam
+        .get_role()
+        .role_name("wildrydes-lambda")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gone.into_service_error().is_no_such_entity_exception());
+    // IAM must be signed for us-east-1.
+    let wrong = aws_sdk_iam::Client::new(&sb.config_with("global", PRIMARY, sb.credentials()));
+    let err = wrong.get_role().role_name("x").send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("SignatureDoesNotMatch")
+    );
+}
+
+#[tokio::test]
+async fn data_survives_stop_and_start_and_start_is_idempotent() {
+    let mut sb = TestSandbox::start();
+    let (eu, _) = global_table(&sb).await;
+    put(&eu, "durable", "still here").await;
+    let again = sb.cli(&["sandbox", "start", "--port", "0"]);
+    assert!(
+        again.status.success() && text(&again).contains("already running"),
+        "{}",
+        text(&again)
+    );
+
+    let out = sb.cli(&["sandbox", "stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = sb.cli(&["sandbox", "status"]);
+    assert_eq!(
+        status.status.code(),
+        Some(2),
+        "no sandbox: {}",
+        text(&status)
+    );
+    let out = sb.cli(&["sandbox", "start", "--port", "0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    sb.reload();
+    let eu = sb.dynamodb(PRIMARY);
+    let ap = sb.dynamodb(SECONDARY);
+    assert_eq!(text_of(&eu, "durable").await.as_deref(), Some("still here"));
+    // Replication resumes after the restart.
+    put(&eu, "after-restart", "replicated after a restart").await;
+    eventually("replication after restart", WAIT, || async {
+        text_of(&ap, "after-restart").await
+    })
+    .await;
+    let status = sb.cli(&["sandbox", "status", "--json"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["processes"].as_array().unwrap().len(), 3);
+    assert!(
+        doc["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "running")
+    );
+}
+
+#[tokio::test]
+async fn credentials_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = TestSandbox::start();
+    let mode = std::fs::metadata(sb.root.join("credentials.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
