@@ -109,6 +109,15 @@ impl ControlClient {
             .await
     }
 
+    /// Whether the sandbox's IAM has a role with this ARN (global process).
+    pub async fn role_exists(&self, arn: &str) -> anyhow::Result<bool> {
+        let query = serde_urlencoded::to_string([("arn", arn)])?;
+        let v: Value = self
+            .send(self.http.get(format!("{}/iam/role?{query}", self.base)))
+            .await?;
+        Ok(v["exists"].as_bool().unwrap_or(false))
+    }
+
     pub async fn replication(&self) -> anyhow::Result<ReplicationReport> {
         self.send(self.http.get(format!("{}/replication", self.base)))
             .await

@@ -16,6 +16,7 @@ pub mod control;
 pub mod credentials;
 pub mod dynamodb;
 pub mod iam;
+pub mod lambda;
 pub mod launcher;
 pub mod query;
 pub mod server;

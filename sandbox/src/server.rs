@@ -21,6 +21,7 @@ use crate::dynamodb::Dynamo;
 use crate::dynamodb::meta::Meta;
 use crate::dynamodb::replication::{Peer, Replicator, Settings};
 use crate::iam::Iam;
+use crate::lambda::Lambda;
 use crate::query::{IAM, QueryRequest, STS};
 use crate::sigv4::{self, Expect};
 use crate::topology::{GLOBAL, Layout, Topology};
@@ -134,6 +135,7 @@ struct RegionProcess {
     secrets: Arc<SandboxSecrets>,
     dynamo: Dynamo,
     replicator: Arc<Replicator>,
+    lambda: Arc<Lambda>,
 }
 
 fn sdk_credentials(secrets: &SandboxSecrets) -> aws_credential_types::Credentials {
@@ -210,11 +212,26 @@ impl RegionProcess {
         )
         .await?;
         replicator.refresh();
+        let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
+        let role_exists: crate::lambda::RoleCheck = Arc::new(move |arn: String| {
+            let global = global.clone();
+            Box::pin(async move { global.role_exists(&arn).await.unwrap_or(false) })
+        });
+        let endpoint = topology.region(region).map(|e| e.url()).unwrap_or_default();
+        let lambda = Lambda::open(
+            region,
+            &endpoint,
+            data.join("lambda"),
+            layout.logs_dir().join("lambda").join(region),
+            secrets.clone(),
+            role_exists,
+        )?;
         Ok(RegionProcess {
             region: region.to_owned(),
             secrets,
             dynamo,
             replicator,
+            lambda,
         })
     }
 
@@ -317,6 +334,12 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
             .handle(parts.method.as_str(), path_and_query, &parts.headers, body)
             .await;
     }
+    if crate::lambda::is_lambda_path(&path) {
+        return p
+            .lambda
+            .handle(&parts.method, &path, path_and_query, &parts.headers, body)
+            .await;
+    }
     unknown_service(&parts.method, &path)
 }
 
@@ -344,6 +367,13 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
     if path.starts_with(control::PREFIX) {
         return match path.trim_start_matches(control::PREFIX) {
             "ready" => ready(GLOBAL),
+            "iam/role" if authorised(&parts.headers, &g.secrets) => {
+                let query = QueryRequest::parse(&[], parts.uri.query());
+                let exists = query
+                    .get("arn")
+                    .is_some_and(|arn| g.iam.role_by_arn(arn).is_some());
+                axum::Json(json!({"exists": exists})).into_response()
+            }
             _ => control_error(
                 StatusCode::NOT_FOUND,
                 format!("no control route {} {path}", parts.method),

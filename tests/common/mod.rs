@@ -150,3 +150,60 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The ticket Lambda's `bootstrap`, built for this test run.
+pub fn ticket_bootstrap() -> PathBuf {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "wildrydes-tickets",
+            "--bin",
+            "bootstrap",
+        ])
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the ticket Lambda failed");
+    bin_dir.join("bootstrap")
+}
+
+/// A Lambda zip holding `bootstrap` (mode 0755).
+pub fn zip_bootstrap(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).unwrap();
+    zip.write_all(bytes).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+impl TestSandbox {
+    pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.region_config(region))
+    }
+
+    /// Creates an IAM role Lambda can assume; returns its ARN.
+    pub async fn lambda_role(&self, name: &str) -> String {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        self.iam()
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .expect("create role")
+            .role
+            .unwrap()
+            .arn
+    }
+}

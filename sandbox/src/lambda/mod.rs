@@ -1,0 +1,1021 @@
+//! Lambda in a region: the control plane (restJson1 under `/2015-03-31/…`)
+//! with AWS's state machine (Pending → Active, InProgress → Successful, 409
+//! on a concurrent update), resource policies, reserved concurrency, and
+//! `Invoke`, which runs the zip's `bootstrap` for real (see [`runtime`]).
+
+pub mod runtime;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
+use crate::sigv4::{self, AuthFailure, Expect};
+use crate::topology::write_atomic;
+use crate::wire::respond;
+use runtime::{LaunchSpec, Outcome, PlaceError, Pool};
+
+/// How long a new function stays `Pending`, and an update `InProgress`:
+/// long enough that clients must use the waiters, as on AWS.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// A stored function.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Function {
+    config: Value,
+    code_sha256: String,
+    /// Directory holding the unpacked code.
+    code_dir: PathBuf,
+    reserved_concurrency: Option<u32>,
+    /// Statements of the resource policy.
+    policy: Vec<Value>,
+    tags: BTreeMap<String, String>,
+    generation: u64,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Stored {
+    functions: BTreeMap<String, Function>,
+}
+
+/// Checks that a role exists in the sandbox's IAM (the global process).
+pub type RoleCheck = Arc<dyn Fn(String) -> futures_like::BoxFuture<bool> + Send + Sync>;
+
+/// A minimal boxed-future alias, to keep the role check pluggable in tests.
+pub mod futures_like {
+    pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+}
+
+pub struct Lambda {
+    region: String,
+    endpoint: String,
+    dir: PathBuf,
+    logs: PathBuf,
+    secrets: Arc<SandboxSecrets>,
+    state: Mutex<Stored>,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    role_exists: RoleCheck,
+}
+
+fn now_lambda() -> String {
+    OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+        ))
+        .unwrap_or_default()
+}
+
+/// A Lambda error: `x-amzn-ErrorType` and a JSON body. AWS spells the
+/// message key `Message` for 404s and `message` for most others.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let key = if status == StatusCode::NOT_FOUND {
+        "Message"
+    } else {
+        "message"
+    };
+    let body = json!({"Type": "User", key: message}).to_string();
+    let mut resp = respond(status, "application/json", "x-amzn-RequestId", body);
+    resp.headers_mut().insert(
+        "x-amzn-ErrorType",
+        HeaderValue::from_str(code).expect("codes are ASCII"),
+    );
+    resp
+}
+
+fn invalid(message: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "InvalidParameterValueException",
+        message,
+    )
+}
+
+/// Lambda's answer to a request that failed SigV4 (all 403).
+pub fn auth_error(failure: &AuthFailure) -> Response {
+    let code = match failure {
+        AuthFailure::Missing => "MissingAuthenticationTokenException",
+        AuthFailure::Incomplete(_) => "IncompleteSignatureException",
+        AuthFailure::UnknownKey => "UnrecognizedClientException",
+        AuthFailure::ExpiredToken => "ExpiredTokenException",
+        _ => "InvalidSignatureException",
+    };
+    let message = match failure {
+        AuthFailure::Missing => "Missing Authentication Token".to_owned(),
+        other => other.message(),
+    };
+    let body = json!({"message": message}).to_string();
+    let mut resp = respond(
+        StatusCode::FORBIDDEN,
+        "application/json",
+        "x-amzn-RequestId",
+        body,
+    );
+    resp.headers_mut().insert(
+        "x-amzn-ErrorType",
+        HeaderValue::from_str(code).expect("ASCII"),
+    );
+    resp
+}
+
+fn ok(status: StatusCode, body: &Value) -> Response {
+    respond(
+        status,
+        "application/json",
+        "x-amzn-RequestId",
+        body.to_string(),
+    )
+}
+
+/// Whether `path` is a Lambda API path.
+pub fn is_lambda_path(path: &str) -> bool {
+    [
+        "/2015-03-31/functions",
+        "/2017-10-31/functions",
+        "/2019-09-30/functions",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+}
+
+/// Percent-decodes a path segment.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The function name from a name, partial or full ARN.
+fn function_name(raw: &str) -> String {
+    let raw = percent_decode(raw);
+    match raw.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),
+        None => raw.split(':').next().unwrap_or(&raw).to_owned(),
+    }
+}
+
+impl Lambda {
+    pub fn open(
+        region: &str,
+        endpoint: &str,
+        dir: PathBuf,
+        logs: PathBuf,
+        secrets: Arc<SandboxSecrets>,
+        role_exists: RoleCheck,
+    ) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&dir)?;
+        let state = match std::fs::read_to_string(dir.join("functions.json")) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => Stored::default(),
+        };
+        Ok(Arc::new(Lambda {
+            region: region.to_owned(),
+            endpoint: endpoint.to_owned(),
+            dir,
+            logs,
+            secrets,
+            state: Mutex::new(state),
+            pools: Mutex::new(HashMap::new()),
+            role_exists,
+        }))
+    }
+
+    fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{ACCOUNT_ID}:function:{name}",
+            self.region
+        )
+    }
+
+    fn save(&self, stored: &Stored) {
+        if let Ok(text) = serde_json::to_vec_pretty(stored) {
+            let _ = write_atomic(&self.dir.join("functions.json"), &text, 0o644);
+        }
+    }
+
+    fn pool(&self, name: &str) -> Arc<Pool> {
+        self.pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Serves one Lambda API request.
+    pub async fn handle(
+        self: &Arc<Self>,
+        method: &Method,
+        path: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let verified = sigv4::verify(
+            method.as_str(),
+            path_and_query,
+            headers,
+            &body,
+            &self.secrets,
+            Expect {
+                regions: &[self.region.as_str()],
+                service: "lambda",
+            },
+        );
+        if let Err(failure) = verified {
+            return auth_error(&failure);
+        }
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let request: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        };
+        match (method.as_str(), segments.as_slice()) {
+            ("POST", ["2015-03-31", "functions"]) => self.create(request).await,
+            ("GET", ["2015-03-31", "functions"]) => self.list(),
+            ("GET", ["2015-03-31", "functions", name]) => self.get(&function_name(name), true),
+            ("GET", ["2015-03-31", "functions", name, "configuration"]) => {
+                self.get(&function_name(name), false)
+            }
+            ("DELETE", ["2015-03-31", "functions", name]) => self.delete(&function_name(name)),
+            ("PUT", ["2015-03-31", "functions", name, "code"]) => {
+                self.update_code(&function_name(name), request)
+            }
+            ("PUT", ["2015-03-31", "functions", name, "configuration"]) => {
+                self.update_configuration(&function_name(name), request)
+                    .await
+            }
+            ("PUT", ["2017-10-31", "functions", name, "concurrency"]) => {
+                self.put_concurrency(&function_name(name), request)
+            }
+            ("GET", ["2019-09-30", "functions", name, "concurrency"]) => {
+                self.get_concurrency(&function_name(name))
+            }
+            ("DELETE", ["2017-10-31", "functions", name, "concurrency"]) => {
+                self.delete_concurrency(&function_name(name))
+            }
+            ("POST", ["2015-03-31", "functions", name, "policy"]) => {
+                self.add_permission(&function_name(name), request)
+            }
+            ("GET", ["2015-03-31", "functions", name, "policy"]) => {
+                self.get_policy(&function_name(name))
+            }
+            ("DELETE", ["2015-03-31", "functions", name, "policy", sid]) => {
+                self.remove_permission(&function_name(name), &percent_decode(sid))
+            }
+            ("POST", ["2015-03-31", "functions", name, "invocations"]) => {
+                self.invoke_api(&function_name(name), headers, body).await
+            }
+            _ => error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &format!("no Lambda operation {method} {path} in this sandbox"),
+            ),
+        }
+    }
+
+    fn not_found(&self, name: &str) -> Response {
+        error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {}:$LATEST", self.arn(name)),
+        )
+    }
+
+    /// Unpacks a base64 zip into a code directory; returns (sha256 b64, size, dir).
+    fn store_code(&self, name: &str, zip_b64: &str) -> Result<(String, u64, PathBuf), Response> {
+        let zip = STANDARD.decode(zip_b64).map_err(|_| {
+            invalid(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            )
+        })?;
+        let sha = STANDARD.encode(Sha256::digest(&zip));
+        let dir = self
+            .dir
+            .join("code")
+            .join(name)
+            .join(hex::encode(&Sha256::digest(&zip)[..8]));
+        if !dir.join("bootstrap").exists() {
+            unzip(&zip, &dir).map_err(|e| invalid(&format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})")))?;
+        }
+        Ok((sha, zip.len() as u64, dir))
+    }
+
+    async fn create(self: &Arc<Self>, req: Value) -> Response {
+        let Some(name) = req["FunctionName"].as_str().map(function_name) else {
+            return invalid("FunctionName is required");
+        };
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid(&format!(
+                "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint"
+            ));
+        }
+        let runtime = req["Runtime"].as_str().unwrap_or_default();
+        if !matches!(runtime, "provided.al2023" | "provided.al2") {
+            return invalid(&format!(
+                "The runtime parameter of {runtime} is not supported by this sandbox: use provided.al2023 or provided.al2 with handler bootstrap"
+            ));
+        }
+        let role = req["Role"].as_str().unwrap_or_default().to_owned();
+        if !(self.role_exists)(role.clone()).await {
+            return invalid("The role defined for the function cannot be assumed by Lambda.");
+        }
+        if self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .functions
+            .contains_key(&name)
+        {
+            return error(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!("Function already exist: {name}"),
+            );
+        }
+        let Some(zip) = req["Code"]["ZipFile"].as_str() else {
+            return invalid(
+                "Code.ZipFile is required (the sandbox does not read S3 code locations)",
+            );
+        };
+        let (sha, size, dir) = match self.store_code(&name, zip) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        if !dir.join("bootstrap").exists() {
+            return invalid(
+                "The zip has no bootstrap at its root: a provided runtime needs an executable named bootstrap",
+            );
+        }
+        let config = json!({
+            "FunctionName": name,
+            "FunctionArn": self.arn(&name),
+            "Runtime": runtime,
+            "Role": role,
+            "Handler": req["Handler"].as_str().unwrap_or("bootstrap"),
+            "CodeSize": size,
+            "Description": req["Description"].as_str().unwrap_or(""),
+            "Timeout": req["Timeout"].as_u64().unwrap_or(3),
+            "MemorySize": req["MemorySize"].as_u64().unwrap_or(128),
+            "LastModified": now_lambda(),
+            "CodeSha256": sha,
+            "Version": "$LATEST",
+            "Environment": {"Variables": req["Environment"]["Variables"].as_object().cloned().unwrap_or_default()},
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": uuid::Uuid::new_v4().to_string(),
+            "State": "Pending",
+            "StateReason": "The function is being created.",
+            "StateReasonCode": "Creating",
+            "PackageType": "Zip",
+            "Architectures": req["Architectures"].as_array().cloned().unwrap_or_else(|| vec![json!("x86_64")]),
+            "EphemeralStorage": {"Size": 512},
+        });
+        let tags = req["Tags"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.functions.insert(
+                name.clone(),
+                Function {
+                    config: config.clone(),
+                    code_sha256: sha,
+                    code_dir: dir,
+                    reserved_concurrency: None,
+                    policy: Vec::new(),
+                    tags,
+                    generation: 1,
+                },
+            );
+            self.save(&s);
+        }
+        self.settle(&name, |c| {
+            c["State"] = json!("Active");
+            strip(c, &["StateReason", "StateReasonCode"]);
+            c["LastUpdateStatus"] = json!("Successful");
+        });
+        ok(StatusCode::CREATED, &config)
+    }
+
+    /// Applies `f` to the configuration after [`SETTLE`], as AWS finishes
+    /// creating or updating in the background.
+    fn settle(self: &Arc<Self>, name: &str, f: impl FnOnce(&mut Value) + Send + 'static) {
+        let me = self.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(SETTLE).await;
+            let mut s = me.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(func) = s.functions.get_mut(&name) {
+                f(&mut func.config);
+            }
+            me.save(&s);
+        });
+    }
+
+    fn list(&self) -> Response {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let functions: Vec<&Value> = s.functions.values().map(|f| &f.config).collect();
+        ok(StatusCode::OK, &json!({"Functions": functions}))
+    }
+
+    fn get(&self, name: &str, full: bool) -> Response {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = s.functions.get(name) else {
+            return self.not_found(name);
+        };
+        if !full {
+            return ok(StatusCode::OK, &f.config);
+        }
+        let mut body = json!({
+            "Configuration": f.config,
+            "Code": {"RepositoryType": "S3"},
+            "Tags": f.tags,
+        });
+        if let Some(n) = f.reserved_concurrency {
+            body["Concurrency"] = json!({"ReservedConcurrentExecutions": n});
+        }
+        ok(StatusCode::OK, &body)
+    }
+
+    fn delete(&self, name: &str) -> Response {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = s.functions.remove(name) else {
+            return self.not_found(name);
+        };
+        self.save(&s);
+        drop(s);
+        if let Some(pool) = self
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+        {
+            pool.retire_all();
+        }
+        if let Some(parent) = f.code_dir.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+        respond(
+            StatusCode::NO_CONTENT,
+            "application/json",
+            "x-amzn-RequestId",
+            "",
+        )
+    }
+
+    /// Starts an update: refuses while one is in progress (409), as AWS.
+    fn begin_update(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Function) -> Result<(), Response>,
+    ) -> Result<Value, Response> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(func) = s.functions.get_mut(name) else {
+            return Err(self.not_found(name));
+        };
+        if func.config["LastUpdateStatus"] == "InProgress" || func.config["State"] == "Pending" {
+            return Err(error(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "The operation cannot be performed at this time. An update is in progress for resource: {}",
+                    self.arn(name)
+                ),
+            ));
+        }
+        f(func)?;
+        func.generation += 1;
+        func.config["LastModified"] = json!(now_lambda());
+        func.config["RevisionId"] = json!(uuid::Uuid::new_v4().to_string());
+        func.config["LastUpdateStatus"] = json!("InProgress");
+        func.config["LastUpdateStatusReason"] = json!("The function is being created.");
+        func.config["LastUpdateStatusReasonCode"] = json!("Creating");
+        let config = func.config.clone();
+        self.save(&s);
+        drop(s);
+        self.pool(name).retire_all();
+        Ok(config)
+    }
+
+    fn finish_update(self: &Arc<Self>, name: &str) {
+        self.settle(name, |c| {
+            c["LastUpdateStatus"] = json!("Successful");
+            strip(c, &["LastUpdateStatusReason", "LastUpdateStatusReasonCode"]);
+        });
+    }
+
+    fn update_code(self: &Arc<Self>, name: &str, req: Value) -> Response {
+        let Some(zip) = req["ZipFile"].as_str() else {
+            return invalid("ZipFile is required (the sandbox does not read S3 code locations)");
+        };
+        let (sha, size, dir) = match self.store_code(name, zip) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match self.begin_update(name, |f| {
+            f.config["CodeSha256"] = json!(sha);
+            f.config["CodeSize"] = json!(size);
+            f.code_sha256 = sha.clone();
+            f.code_dir = dir.clone();
+            Ok(())
+        }) {
+            Ok(config) => {
+                self.finish_update(name);
+                ok(StatusCode::OK, &config)
+            }
+            Err(r) => r,
+        }
+    }
+
+    async fn update_configuration(self: &Arc<Self>, name: &str, req: Value) -> Response {
+        if let Some(role) = req["Role"].as_str()
+            && !(self.role_exists)(role.to_owned()).await
+        {
+            return invalid("The role defined for the function cannot be assumed by Lambda.");
+        }
+        match self.begin_update(name, |f| {
+            for key in ["Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime"] {
+                if !req[key].is_null() {
+                    f.config[key] = req[key].clone();
+                }
+            }
+            if let Some(t) = req["Timeout"].as_u64()
+                && !(1..=900).contains(&t)
+            {
+                return Err(invalid("Timeout must be 1 to 900 seconds"));
+            }
+            if !req["Environment"].is_null() {
+                f.config["Environment"] = json!({"Variables": req["Environment"]["Variables"].as_object().cloned().unwrap_or_default()});
+            }
+            Ok(())
+        }) {
+            Ok(config) => {
+                self.finish_update(name);
+                ok(StatusCode::OK, &config)
+            }
+            Err(r) => r,
+        }
+    }
+
+    fn with_function<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Function) -> T,
+    ) -> Result<T, Response> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let out = match s.functions.get_mut(name) {
+            Some(func) => f(func),
+            None => return Err(self.not_found(name)),
+        };
+        self.save(&s);
+        Ok(out)
+    }
+
+    fn put_concurrency(&self, name: &str, req: Value) -> Response {
+        let Some(n) = req["ReservedConcurrentExecutions"].as_u64() else {
+            return invalid("ReservedConcurrentExecutions is required");
+        };
+        match self.with_function(name, |f| f.reserved_concurrency = Some(n as u32)) {
+            Ok(()) => ok(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n})),
+            Err(r) => r,
+        }
+    }
+
+    fn get_concurrency(&self, name: &str) -> Response {
+        match self.with_function(name, |f| f.reserved_concurrency) {
+            Ok(Some(n)) => ok(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n})),
+            Ok(None) => ok(StatusCode::OK, &json!({})),
+            Err(r) => r,
+        }
+    }
+
+    fn delete_concurrency(&self, name: &str) -> Response {
+        match self.with_function(name, |f| f.reserved_concurrency = None) {
+            Ok(()) => respond(
+                StatusCode::NO_CONTENT,
+                "application/json",
+                "x-amzn-RequestId",
+                "",
+            ),
+            Err(r) => r,
+        }
+    }
+
+    fn add_permission(&self, name: &str, req: Value) -> Response {
+        let (Some(sid), Some(action), Some(principal)) = (
+            req["StatementId"].as_str(),
+            req["Action"].as_str(),
+            req["Principal"].as_str(),
+        ) else {
+            return invalid("StatementId, Action and Principal are required");
+        };
+        let arn = self.arn(name);
+        let mut statement = json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": if principal.contains('.') { json!({"Service": principal}) } else { json!({"AWS": principal}) },
+            "Action": action,
+            "Resource": arn,
+        });
+        if let Some(source) = req["SourceArn"].as_str() {
+            statement["Condition"] = json!({"ArnLike": {"AWS:SourceArn": source}});
+        }
+        let result = self.with_function(name, |f| {
+            if f.policy.iter().any(|s| s["Sid"] == sid) {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "ResourceConflictException",
+                    &format!("The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."),
+                ));
+            }
+            f.policy.push(statement.clone());
+            Ok(())
+        });
+        match result {
+            Ok(Ok(())) => ok(
+                StatusCode::CREATED,
+                &json!({"Statement": statement.to_string()}),
+            ),
+            Ok(Err(r)) | Err(r) => r,
+        }
+    }
+
+    fn get_policy(&self, name: &str) -> Response {
+        let arn = self.arn(name);
+        match self.with_function(name, |f| f.policy.clone()) {
+            Ok(statements) if statements.is_empty() => error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ),
+            Ok(statements) => {
+                let policy =
+                    json!({"Version": "2012-10-17", "Id": "default", "Statement": statements});
+                let _ = arn;
+                ok(
+                    StatusCode::OK,
+                    &json!({"Policy": policy.to_string(), "RevisionId": uuid::Uuid::new_v4().to_string()}),
+                )
+            }
+            Err(r) => r,
+        }
+    }
+
+    fn remove_permission(&self, name: &str, sid: &str) -> Response {
+        match self.with_function(name, |f| {
+            let before = f.policy.len();
+            f.policy.retain(|s| s["Sid"] != sid);
+            before != f.policy.len()
+        }) {
+            Ok(true) => respond(
+                StatusCode::NO_CONTENT,
+                "application/json",
+                "x-amzn-RequestId",
+                "",
+            ),
+            Ok(false) => error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &format!("Statement {sid} is not found in resource policy."),
+            ),
+            Err(r) => r,
+        }
+    }
+
+    /// Whether the function's policy lets `service` invoke it from `source_arn`.
+    pub fn allows(&self, name: &str, service: &str, source_arn: &str) -> bool {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = s.functions.get(name) else {
+            return false;
+        };
+        f.policy.iter().any(|st| {
+            st["Principal"]["Service"] == service
+                && matches!(
+                    st["Action"].as_str(),
+                    Some("lambda:InvokeFunction" | "lambda:*")
+                )
+                && st["Condition"]["ArnLike"]["AWS:SourceArn"]
+                    .as_str()
+                    .is_none_or(|pattern| arn_like(pattern, source_arn))
+        })
+    }
+
+    fn launch_spec(&self, name: &str) -> Option<(LaunchSpec, Option<u32>)> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let f = s.functions.get(name)?;
+        let role = f.config["Role"].as_str().unwrap_or_default();
+        let timeout = Duration::from_secs(f.config["Timeout"].as_u64().unwrap_or(3));
+        let creds = self
+            .secrets
+            .mint(role, name, None, Duration::from_secs(12 * 3600));
+        let mut env: Vec<(String, String)> = f.config["Environment"]["Variables"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        env.extend([
+            ("AWS_REGION".to_owned(), self.region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), creds.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), creds.secret_access_key),
+            ("AWS_SESSION_TOKEN".to_owned(), creds.session_token),
+            ("AWS_ENDPOINT_URL".to_owned(), self.endpoint.clone()),
+        ]);
+        Some((
+            LaunchSpec {
+                function_name: name.to_owned(),
+                function_arn: self.arn(name),
+                code_dir: f.code_dir.clone(),
+                env,
+                timeout,
+                memory_mb: f.config["MemorySize"].as_u64().unwrap_or(128) as u32,
+                log_file: self.logs.join(format!("{name}.log")),
+                generation: f.generation,
+            },
+            f.reserved_concurrency,
+        ))
+    }
+
+    /// Runs the function once. `Err` is a Lambda API error response
+    /// (not found, throttled); `Ok` carries the outcome.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: Bytes,
+    ) -> Result<(String, Outcome), InvokeError> {
+        let Some((spec, reserved)) = self.launch_spec(name) else {
+            return Err(InvokeError::NotFound);
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let pool = self.pool(name);
+        match pool
+            .invoke(&spec, reserved.map(|n| n as usize), &request_id, payload)
+            .await
+        {
+            Ok(outcome) => Ok((request_id, outcome)),
+            Err(PlaceError::Throttled) => Err(InvokeError::Throttled),
+        }
+    }
+
+    /// The function's timeout, for error messages.
+    fn timeout_of(&self, name: &str) -> u64 {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.functions
+            .get(name)
+            .and_then(|f| f.config["Timeout"].as_u64())
+            .unwrap_or(3)
+    }
+
+    async fn invoke_api(
+        self: &Arc<Self>,
+        name: &str,
+        headers: &HeaderMap,
+        payload: Bytes,
+    ) -> Response {
+        let kind = headers
+            .get("x-amz-invocation-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("RequestResponse");
+        match kind {
+            "DryRun" => {
+                return if self.launch_spec(name).is_some() {
+                    respond(
+                        StatusCode::NO_CONTENT,
+                        "application/json",
+                        "x-amzn-RequestId",
+                        "",
+                    )
+                } else {
+                    self.not_found(name)
+                };
+            }
+            "Event" => {
+                if self.launch_spec(name).is_none() {
+                    return self.not_found(name);
+                }
+                let me = self.clone();
+                let name = name.to_owned();
+                tokio::spawn(async move {
+                    let _ = me.invoke(&name, payload).await;
+                });
+                return respond(
+                    StatusCode::ACCEPTED,
+                    "application/json",
+                    "x-amzn-RequestId",
+                    "",
+                );
+            }
+            "RequestResponse" => {}
+            other => return invalid(&format!("Invalid InvocationType: {other}")),
+        }
+        match self.invoke(name, payload).await {
+            Err(InvokeError::NotFound) => self.not_found(name),
+            Err(InvokeError::Throttled) => {
+                let body = json!({"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate Exceeded."});
+                let mut resp = respond(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "application/json",
+                    "x-amzn-RequestId",
+                    body.to_string(),
+                );
+                resp.headers_mut().insert(
+                    "x-amzn-ErrorType",
+                    HeaderValue::from_static("TooManyRequestsException"),
+                );
+                resp
+            }
+            Ok((request_id, outcome)) => {
+                let (payload, function_error) =
+                    outcome_payload(&request_id, outcome, self.timeout_of(name));
+                let mut resp = respond(
+                    StatusCode::OK,
+                    "application/json",
+                    "x-amzn-RequestId",
+                    payload,
+                );
+                resp.headers_mut().insert(
+                    "x-amz-executed-version",
+                    HeaderValue::from_static("$LATEST"),
+                );
+                if function_error {
+                    resp.headers_mut().insert(
+                        "x-amz-function-error",
+                        HeaderValue::from_static("Unhandled"),
+                    );
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// Why an invocation was refused before it ran.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InvokeError {
+    NotFound,
+    Throttled,
+}
+
+/// The payload Invoke returns for an outcome, and whether it is a function
+/// error (AWS's `X-Amz-Function-Error: Unhandled`).
+pub fn outcome_payload(request_id: &str, outcome: Outcome, timeout_secs: u64) -> (Bytes, bool) {
+    match outcome {
+        Outcome::Response(body) => (body, false),
+        Outcome::FunctionError(body) => (body, true),
+        Outcome::Timeout => (
+            Bytes::from(
+                json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {timeout_secs}.00 seconds")})
+                    .to_string(),
+            ),
+            true,
+        ),
+        Outcome::Crashed(reason) => {
+            let (kind, message) = match reason.split_once(": ") {
+                Some((k, m)) if k.starts_with("Runtime.") => (k.to_owned(), m.to_owned()),
+                _ => ("Runtime.ExitError".to_owned(), reason.clone()),
+            };
+            (
+                Bytes::from(json!({"errorType": kind, "errorMessage": format!("RequestId: {request_id} Error: {message}")}).to_string()),
+                true,
+            )
+        }
+    }
+}
+
+fn strip(v: &mut Value, keys: &[&str]) {
+    if let Some(o) = v.as_object_mut() {
+        for k in keys {
+            o.remove(*k);
+        }
+    }
+}
+
+/// IAM `ArnLike`: `*` and `?` wildcards.
+fn arn_like(pattern: &str, arn: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), arn.as_bytes())
+}
+
+/// Unpacks a zip, keeping the executable bits it records.
+fn unzip(zip: &[u8], dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = dir.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i)?;
+        let Some(rel) = entry.enclosed_name() else {
+            anyhow::bail!("entry {:?} escapes the archive", entry.name_raw());
+        };
+        let path = tmp.join(rel);
+        if entry.is_dir() {
+            std::fs::create_dir_all(&path)?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes)?;
+        std::fs::write(&path, bytes)?;
+        if let Some(mode) = entry.unix_mode() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&tmp, dir)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_names_and_arns() {
+        assert_eq!(function_name("tickets"), "tickets");
+        assert_eq!(
+            function_name("arn:aws:lambda:eu-west-1:000000000000:function:tickets"),
+            "tickets"
+        );
+        assert_eq!(
+            function_name("arn%3Aaws%3Alambda%3Aeu-west-1%3A000000000000%3Afunction%3Atickets"),
+            "tickets"
+        );
+        assert_eq!(function_name("tickets:$LATEST"), "tickets");
+    }
+
+    #[test]
+    fn timeouts_and_crashes_read_as_aws_reports_them() {
+        let (p, err) = outcome_payload("r1", Outcome::Timeout, 1);
+        assert!(err);
+        let v: Value = serde_json::from_slice(&p).unwrap();
+        assert_eq!(v["errorType"], "Sandbox.Timedout");
+        assert_eq!(
+            v["errorMessage"],
+            "RequestId: r1 Error: Task timed out after 1.00 seconds"
+        );
+        let (p, _) = outcome_payload(
+            "r2",
+            Outcome::Crashed("Runtime exited with error: exit status: 3".into()),
+            3,
+        );
+        let v: Value = serde_json::from_slice(&p).unwrap();
+        assert_eq!(v["errorType"], "Runtime.ExitError");
+        assert_eq!(
+            v["errorMessage"],
+            "RequestId: r2 Error: Runtime exited with error: exit status: 3"
+        );
+        assert!(arn_like(
+            "arn:aws:execute-api:eu-west-1:000000000000:abc/*/*/*",
+            "arn:aws:execute-api:eu-west-1:000000000000:abc/prod/GET/tickets"
+        ));
+    }
+}
