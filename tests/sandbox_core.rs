@@ -9,60 +9,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CreateReplicationGroupMemberAction,
-    KeySchemaElement, KeyType, ReplicationGroupUpdate, ScalarAttributeType, StreamSpecification,
-    StreamViewType,
+    AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate, StreamViewType,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, eventually, text};
+use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, text};
 use serde_json::Value;
 
 const TABLE: &str = "wildrydes-tickets";
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, stream: bool) {
-    let mut req = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("owner")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("owner")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        );
-    if stream {
-        req = req.stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        );
-    }
-    req.send().await.expect("create table");
-}
 
 fn key(owner: &str, id: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([

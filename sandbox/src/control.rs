@@ -118,6 +118,24 @@ impl ControlClient {
         Ok(v["exists"].as_bool().unwrap_or(false))
     }
 
+    /// Whether a role may perform `action` on `resource` (global process).
+    pub async fn authorize(
+        &self,
+        role_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> anyhow::Result<bool> {
+        let body = serde_json::json!({"roleArn": role_arn, "action": action, "resource": resource});
+        let v: Value = self
+            .send(
+                self.http
+                    .post(format!("{}/iam/authorize", self.base))
+                    .json(&body),
+            )
+            .await?;
+        Ok(v["allowed"].as_bool().unwrap_or(false))
+    }
+
     pub async fn replication(&self) -> anyhow::Result<ReplicationReport> {
         self.send(self.http.get(format!("{}/replication", self.base)))
             .await

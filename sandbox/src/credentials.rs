@@ -125,7 +125,7 @@ impl SandboxSecrets {
                 Principal::AssumedRole {
                     role_arn: session.role_arn,
                     session_name: session.session_name,
-                    source_identity: session.source_identity,
+                    cognito: session.cognito,
                 },
             ));
         }
@@ -137,7 +137,7 @@ impl SandboxSecrets {
         &self,
         role_arn: &str,
         session_name: &str,
-        source_identity: Option<&str>,
+        cognito: Option<&CognitoIdentity>,
         duration: Duration,
     ) -> TemporaryCredentials {
         let access_key_id = format!("ASIA{}", random_string(UPPER_ALNUM, 16));
@@ -146,7 +146,7 @@ impl SandboxSecrets {
             access_key_id: access_key_id.clone(),
             role_arn: role_arn.to_owned(),
             session_name: session_name.to_owned(),
-            source_identity: source_identity.map(str::to_owned),
+            cognito: cognito.cloned(),
             expires_at,
         };
         let payload =
@@ -203,8 +203,8 @@ pub enum Principal {
     AssumedRole {
         role_arn: String,
         session_name: String,
-        /// For Cognito sessions: the identity id.
-        source_identity: Option<String>,
+        /// For Cognito sessions: who the identity is.
+        cognito: Option<CognitoIdentity>,
     },
 }
 
@@ -239,10 +239,27 @@ struct SessionClaims {
     role_arn: String,
     #[serde(rename = "s")]
     session_name: String,
-    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
-    source_identity: Option<String>,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    cognito: Option<CognitoIdentity>,
     #[serde(rename = "e")]
     expires_at: u64,
+}
+
+/// The Cognito identity behind temporary credentials, as API Gateway puts
+/// it in `requestContext.identity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CognitoIdentity {
+    #[serde(rename = "i")]
+    pub identity_id: String,
+    #[serde(rename = "p")]
+    pub pool_id: String,
+    /// `cognitoAuthenticationProvider`, e.g.
+    /// `graph.facebook.com,graph.facebook.com:<app>:<user>`.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Whether the identity logged in (else an unauthenticated guest).
+    #[serde(rename = "u", default)]
+    pub authenticated: bool,
 }
 
 /// Credentials returned by `AssumeRole` and friends.
@@ -311,7 +328,7 @@ mod tests {
             access_key_id: expired.access_key_id.clone(),
             role_arn: "r".into(),
             session_name: "old".into(),
-            source_identity: None,
+            cognito: None,
             expires_at: 1,
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&past).unwrap());

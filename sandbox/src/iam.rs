@@ -134,6 +134,54 @@ impl Iam {
         state.roles.values().find(|r| r.arn() == arn).cloned()
     }
 
+    /// Whether `role_arn`'s policies allow `action` on `resource`: an
+    /// explicit Deny wins, then any Allow; AWS-managed AdministratorAccess
+    /// allows everything. Only identity policies are modelled.
+    pub fn authorize(&self, role_arn: &str, action: &str, resource: &str) -> bool {
+        let Some(role) = self.role_by_arn(role_arn) else {
+            return false;
+        };
+        let mut allowed = role
+            .attached
+            .contains("arn:aws:iam::aws:policy/AdministratorAccess");
+        for doc in role.inline.values() {
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(doc) else {
+                continue;
+            };
+            let statements = match &doc["Statement"] {
+                serde_json::Value::Array(a) => a.clone(),
+                s @ serde_json::Value::Object(_) => vec![s.clone()],
+                _ => continue,
+            };
+            for st in statements {
+                let list = |v: &serde_json::Value| -> Vec<String> {
+                    match v {
+                        serde_json::Value::String(s) => vec![s.clone()],
+                        serde_json::Value::Array(a) => a
+                            .iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                let action_ok = list(&st["Action"])
+                    .iter()
+                    .any(|a| crate::glob::matches_ignore_case(a, action));
+                let resource_ok = list(&st["Resource"])
+                    .iter()
+                    .any(|r| r == "*" || crate::glob::matches(r, resource));
+                if action_ok && resource_ok {
+                    match st["Effect"].as_str() {
+                        Some("Deny") => return false,
+                        Some("Allow") => allowed = true,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        allowed
+    }
+
     fn save(&self, state: &IamState) -> Result<(), Response> {
         let text = serde_json::to_vec_pretty(state).expect("state serialises");
         write_atomic(&self.file, &text, 0o644).map_err(|e| {

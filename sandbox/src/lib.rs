@@ -12,9 +12,13 @@
 // boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod acm;
+pub mod apigateway;
+pub mod cognito;
 pub mod control;
 pub mod credentials;
 pub mod dynamodb;
+pub mod glob;
 pub mod iam;
 pub mod lambda;
 pub mod launcher;

@@ -15,6 +15,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
+use crate::acm::Acm;
+use crate::apigateway::ApiGateway;
+use crate::apigateway::dataplane::Authorizer;
+use crate::cognito::Cognito;
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
 use crate::credentials::SandboxSecrets;
 use crate::dynamodb::Dynamo;
@@ -136,6 +140,10 @@ struct RegionProcess {
     dynamo: Dynamo,
     replicator: Arc<Replicator>,
     lambda: Arc<Lambda>,
+    acm: Arc<Acm>,
+    apigateway: Arc<ApiGateway>,
+    authorize: Authorizer,
+    cognito: Cognito,
 }
 
 fn sdk_credentials(secrets: &SandboxSecrets) -> aws_credential_types::Credentials {
@@ -226,12 +234,34 @@ impl RegionProcess {
             secrets.clone(),
             role_exists,
         )?;
+        let acm = Arc::new(Acm::open(region, data.join("acm.json"), secrets.clone())?);
+        let secrets_for_cognito = secrets.clone();
+        let apigateway = ApiGateway::open(
+            region,
+            data.join("apigateway.json"),
+            secrets.clone(),
+            acm.clone(),
+        )?;
+        let iam = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
+        let authorize: Authorizer =
+            Arc::new(move |role: String, action: String, resource: String| {
+                let iam = iam.clone();
+                Box::pin(async move {
+                    iam.authorize(&role, &action, &resource)
+                        .await
+                        .unwrap_or(false)
+                })
+            });
         Ok(RegionProcess {
             region: region.to_owned(),
             secrets,
             dynamo,
             replicator,
             lambda,
+            acm,
+            apigateway,
+            authorize,
+            cognito: Cognito::open(region, data.join("cognito.json"), secrets_for_cognito)?,
         })
     }
 
@@ -334,11 +364,44 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
             .handle(parts.method.as_str(), path_and_query, &parts.headers, body)
             .await;
     }
+    if target.starts_with("AWSCognitoIdentityService.") {
+        return p
+            .cognito
+            .handle(target, path_and_query, &parts.headers, &body);
+    }
+    if path.starts_with("/sandbox/facebook") {
+        return p
+            .cognito
+            .facebook(&parts.method, &path, parts.uri.query(), &body);
+    }
+    if target.starts_with("CertificateManager.") {
+        return p.acm.handle(target, path_and_query, &parts.headers, &body);
+    }
+    if let Some(resp) = p
+        .apigateway
+        .serve(
+            &p.lambda,
+            &p.authorize,
+            &parts.method,
+            &path,
+            path_and_query,
+            &parts.headers,
+            body.clone(),
+        )
+        .await
+    {
+        return resp;
+    }
     if crate::lambda::is_lambda_path(&path) {
         return p
             .lambda
             .handle(&parts.method, &path, path_and_query, &parts.headers, body)
             .await;
+    }
+    if ApiGateway::is_control_path(&path) {
+        return p
+            .apigateway
+            .handle(&parts.method, &path, path_and_query, &parts.headers, body);
     }
     unknown_service(&parts.method, &path)
 }
@@ -367,6 +430,18 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
     if path.starts_with(control::PREFIX) {
         return match path.trim_start_matches(control::PREFIX) {
             "ready" => ready(GLOBAL),
+            "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
+                let body = axum::body::to_bytes(body, MAX_BODY)
+                    .await
+                    .unwrap_or_default();
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let allowed = g.iam.authorize(
+                    req["roleArn"].as_str().unwrap_or_default(),
+                    req["action"].as_str().unwrap_or_default(),
+                    req["resource"].as_str().unwrap_or_default(),
+                );
+                axum::Json(json!({"allowed": allowed})).into_response()
+            }
             "iam/role" if authorised(&parts.headers, &g.secrets) => {
                 let query = QueryRequest::parse(&[], parts.uri.query());
                 let exists = query

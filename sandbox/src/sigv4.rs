@@ -73,6 +73,21 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
+    /// The error code JSON-protocol services (DynamoDB, Lambda, API
+    /// Gateway, ACM, Cognito) give for this failure.
+    pub fn exception_code(&self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "MissingAuthenticationTokenException",
+            AuthFailure::Incomplete(_) => "IncompleteSignatureException",
+            AuthFailure::UnknownKey => "UnrecognizedClientException",
+            AuthFailure::ExpiredToken => "ExpiredTokenException",
+            AuthFailure::BadSignature
+            | AuthFailure::Skew(_)
+            | AuthFailure::WrongScope(_)
+            | AuthFailure::BodyHash => "InvalidSignatureException",
+        }
+    }
+
     /// The message AWS gives (services may prefix or reshape it).
     pub fn message(&self) -> String {
         match self {

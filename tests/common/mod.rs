@@ -207,3 +207,113 @@ impl TestSandbox {
             .arn
     }
 }
+
+impl TestSandbox {
+    pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
+        aws_sdk_apigateway::Client::new(&self.region_config(region))
+    }
+
+    pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
+        aws_sdk_acm::Client::new(&self.region_config(region))
+    }
+}
+
+/// Signs a request for `execute-api` with `creds` and sends it.
+pub async fn signed_call(
+    url: &str,
+    method: &str,
+    host_header: Option<&str>,
+    region: &str,
+    creds: &Credentials,
+    body: Option<&str>,
+) -> reqwest::Response {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let parsed = reqwest::Url::parse(url).unwrap();
+    let host = host_header
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap()));
+    let identity = creds.clone().into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("execute-api")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut headers = vec![("host".to_owned(), host.clone())];
+    if body.is_some() {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    let signable = SignableRequest::new(
+        method,
+        url.to_owned(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body.unwrap_or("").as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (k, v) in &headers {
+        req = req.header(k, v);
+    }
+    let mut req = req.body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    let client = reqwest::Client::new();
+    let mut builder = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+    for (k, v) in req.headers() {
+        builder = builder.header(k.as_str(), v.to_str().unwrap());
+    }
+    builder
+        .body(body.unwrap_or("").to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A table keyed like the tickets table: `owner` (S) + `id` (S).
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, stream: bool) {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("owner")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("owner")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Range)
+                .build()
+                .unwrap(),
+        );
+    if stream {
+        req = req.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.expect("create table");
+}

@@ -83,16 +83,7 @@ fn crc_header(body: &[u8]) -> HeaderValue {
 
 /// DynamoDB's answer to a request that failed SigV4 (all HTTP 400).
 pub fn auth_error(failure: &AuthFailure) -> Response {
-    let code = match failure {
-        AuthFailure::Missing => "MissingAuthenticationTokenException",
-        AuthFailure::Incomplete(_) => "IncompleteSignatureException",
-        AuthFailure::UnknownKey => "UnrecognizedClientException",
-        AuthFailure::ExpiredToken => "ExpiredTokenException",
-        AuthFailure::BadSignature
-        | AuthFailure::Skew(_)
-        | AuthFailure::WrongScope(_)
-        | AuthFailure::BodyHash => "InvalidSignatureException",
-    };
+    let code = failure.exception_code();
     error(
         StatusCode::BAD_REQUEST,
         &format!("{CORAL}{code}"),

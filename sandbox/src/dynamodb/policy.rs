@@ -49,7 +49,9 @@ pub fn denies(document: &str, action: &str, ctx: &RequestContext<'_>) -> bool {
     statements.into_iter().any(|s| {
         s["Effect"] == "Deny"
             && principal_matches(&s["Principal"], ctx)
-            && strings(&s["Action"]).iter().any(|a| wildcard(a, action))
+            && strings(&s["Action"])
+                .iter()
+                .any(|a| crate::glob::matches_ignore_case(a, action))
             && conditions_hold(&s["Condition"], ctx)
     })
 }
@@ -79,20 +81,6 @@ fn principal_matches(p: &Value, ctx: &RequestContext<'_>) -> bool {
     }
 }
 
-/// IAM's `*` and `?` wildcards, case-insensitive (as for actions).
-fn wildcard(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
-}
-
 fn context_value(key: &str, ctx: &RequestContext<'_>) -> Option<String> {
     match key.to_ascii_lowercase().as_str() {
         "aws:principalservicename" => ctx.principal_service.map(str::to_owned),
@@ -116,7 +104,7 @@ fn conditions_hold(conditions: &Value, ctx: &RequestContext<'_>) -> bool {
             match op.as_str() {
                 "StringEquals" | "ArnEquals" => actual.is_some_and(|a| wanted.contains(&a)),
                 "StringLike" | "ArnLike" => {
-                    actual.is_some_and(|a| wanted.iter().any(|w| wildcard(w, &a)))
+                    actual.is_some_and(|a| wanted.iter().any(|w| crate::glob::matches(w, &a)))
                 }
                 "StringNotEquals" => actual.is_none_or(|a| wanted.iter().all(|w| *w != a)),
                 "DateLessThan" | "DateGreaterThan" => {

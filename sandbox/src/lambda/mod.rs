@@ -104,13 +104,7 @@ fn invalid(message: &str) -> Response {
 
 /// Lambda's answer to a request that failed SigV4 (all 403).
 pub fn auth_error(failure: &AuthFailure) -> Response {
-    let code = match failure {
-        AuthFailure::Missing => "MissingAuthenticationTokenException",
-        AuthFailure::Incomplete(_) => "IncompleteSignatureException",
-        AuthFailure::UnknownKey => "UnrecognizedClientException",
-        AuthFailure::ExpiredToken => "ExpiredTokenException",
-        _ => "InvalidSignatureException",
-    };
+    let code = failure.exception_code();
     let message = match failure {
         AuthFailure::Missing => "Missing Authentication Token".to_owned(),
         other => other.message(),
@@ -731,7 +725,7 @@ impl Lambda {
                 )
                 && st["Condition"]["ArnLike"]["AWS:SourceArn"]
                     .as_str()
-                    .is_none_or(|pattern| arn_like(pattern, source_arn))
+                    .is_none_or(|pattern| crate::glob::matches(pattern, source_arn))
         })
     }
 
@@ -928,20 +922,6 @@ fn strip(v: &mut Value, keys: &[&str]) {
     }
 }
 
-/// IAM `ArnLike`: `*` and `?` wildcards.
-fn arn_like(pattern: &str, arn: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), arn.as_bytes())
-}
-
 /// Unpacks a zip, keeping the executable bits it records.
 fn unzip(zip: &[u8], dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -1013,7 +993,7 @@ mod tests {
             v["errorMessage"],
             "RequestId: r2 Error: Runtime exited with error: exit status: 3"
         );
-        assert!(arn_like(
+        assert!(crate::glob::matches(
             "arn:aws:execute-api:eu-west-1:000000000000:abc/*/*/*",
             "arn:aws:execute-api:eu-west-1:000000000000:abc/prod/GET/tickets"
         ));

@@ -1,0 +1,618 @@
+//! Cognito Identity in a region, and the Facebook stand-in it trusts.
+//!
+//! Identity pools map a login (a Facebook user, or a developer-authenticated
+//! user id) to one stable identity id, and trade it for temporary
+//! credentials of the pool's authenticated role: credentials every sandbox
+//! process accepts, carrying the identity so API Gateway can tell callers
+//! apart. `GetId`, `GetCredentialsForIdentity` and `GetOpenIdToken` are
+//! unsigned, as on AWS; everything else needs SigV4.
+//!
+//! The Facebook stand-in (`/sandbox/facebook/…`) plays the Facebook login
+//! dialog: a person picks a user id and name, and it issues a signed,
+//! expiring access token. Cognito accepts only tokens it signed, unexpired,
+//! for the pool's app id.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::credentials::{CognitoIdentity, SandboxSecrets, unix_now};
+use crate::sigv4::{self, AuthFailure, Expect};
+use crate::topology::write_atomic;
+use crate::wire::{respond, xml_escape};
+
+const JSON_11: &str = "application/x-amz-json-1.1";
+/// The login provider name of Facebook.
+pub const FACEBOOK: &str = "graph.facebook.com";
+/// The provider name of Cognito's own OpenID tokens.
+pub const COGNITO_OIDC: &str = "cognito-identity.amazonaws.com";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pool {
+    id: String,
+    name: String,
+    allow_unauthenticated: bool,
+    providers: BTreeMap<String, String>,
+    developer_provider: Option<String>,
+    tags: BTreeMap<String, String>,
+    roles: BTreeMap<String, String>,
+    /// "provider:user" → identity id.
+    identities: BTreeMap<String, String>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    pools: BTreeMap<String, Pool>,
+}
+
+pub struct Cognito {
+    region: String,
+    file: PathBuf,
+    secrets: Arc<SandboxSecrets>,
+    state: Mutex<State>,
+}
+
+fn error(code: &str, message: &str) -> Response {
+    respond(
+        StatusCode::BAD_REQUEST,
+        JSON_11,
+        "x-amzn-RequestId",
+        json!({"__type": code, "message": message}).to_string(),
+    )
+}
+
+fn not_authorized(message: &str) -> Response {
+    error("NotAuthorizedException", message)
+}
+
+fn ok(v: Value) -> Response {
+    respond(StatusCode::OK, JSON_11, "x-amzn-RequestId", v.to_string())
+}
+
+fn auth_error(failure: &AuthFailure) -> Response {
+    let code = failure.exception_code();
+    respond(
+        StatusCode::FORBIDDEN,
+        JSON_11,
+        "x-amzn-RequestId",
+        json!({"__type": code, "message": failure.message()}).to_string(),
+    )
+}
+
+/// What a signed token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Claims {
+    /// Subject: a Facebook user id, or an identity id.
+    sub: String,
+    #[serde(default)]
+    name: String,
+    /// Facebook app id, or the identity pool id.
+    aud: String,
+    exp: u64,
+}
+
+impl Cognito {
+    pub fn open(region: &str, file: PathBuf, secrets: Arc<SandboxSecrets>) -> anyhow::Result<Self> {
+        let state = match std::fs::read_to_string(&file) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => State::default(),
+        };
+        Ok(Cognito {
+            region: region.to_owned(),
+            file,
+            secrets,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn save(&self, s: &State) {
+        if let Ok(t) = serde_json::to_vec_pretty(s) {
+            let _ = write_atomic(&self.file, &t, 0o644);
+        }
+    }
+
+    fn sign(&self, kind: &str, claims: &Claims) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
+        format!(
+            "{kind}.{payload}.{}",
+            URL_SAFE_NO_PAD.encode(self.mac(kind, &payload))
+        )
+    }
+
+    fn mac(&self, kind: &str, payload: &str) -> Vec<u8> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.secrets.master_key.as_bytes()).expect("any key");
+        mac.update(kind.as_bytes());
+        mac.update(b".");
+        mac.update(payload.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Verifies a token this sandbox signed; `Err` is Cognito's message.
+    fn open_token(&self, kind: &str, token: &str) -> Result<Claims, &'static str> {
+        let mut parts = token.splitn(3, '.');
+        let (Some(k), Some(payload), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("Invalid login token. Not a valid OpenId Connect identity token.");
+        };
+        let tag = URL_SAFE_NO_PAD.decode(tag).unwrap_or_default();
+        if k != kind || !bool::from(self.mac(kind, payload).as_slice().ct_eq(&tag)) {
+            return Err("Invalid login token. Couldn't verify signed token.");
+        }
+        let claims: Claims = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("Invalid login token. Couldn't verify signed token.")?;
+        if claims.exp <= unix_now() {
+            return Err("Invalid login token. Token is expired.");
+        }
+        Ok(claims)
+    }
+
+    /// A Facebook stand-in access token for a user (valid `ttl`; zero
+    /// makes it already expired, for tests of expiry).
+    pub fn facebook_token(&self, app_id: &str, user_id: &str, name: &str, ttl: Duration) -> String {
+        let exp = if ttl.is_zero() {
+            unix_now()
+        } else {
+            unix_now() + ttl.as_secs()
+        };
+        self.sign(
+            "fbsandbox",
+            &Claims {
+                sub: user_id.to_owned(),
+                name: name.to_owned(),
+                aud: app_id.to_owned(),
+                exp,
+            },
+        )
+    }
+
+    /// Handles one Cognito Identity request.
+    pub fn handle(
+        &self,
+        target: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        let op = target.trim_start_matches("AWSCognitoIdentityService.");
+        let unsigned = matches!(op, "GetId" | "GetCredentialsForIdentity" | "GetOpenIdToken");
+        if !unsigned
+            && let Err(f) = sigv4::verify(
+                "POST",
+                path_and_query,
+                headers,
+                body,
+                &self.secrets,
+                Expect {
+                    regions: &[self.region.as_str()],
+                    service: "cognito-identity",
+                },
+            )
+        {
+            return auth_error(&f);
+        }
+        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let pool_id = req["IdentityPoolId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let missing_pool = || {
+            error(
+                "ResourceNotFoundException",
+                &format!("IdentityPool '{pool_id}' not found."),
+            )
+        };
+        let response = match op {
+            "CreateIdentityPool" | "UpdateIdentityPool" => {
+                let Some(name) = req["IdentityPoolName"].as_str() else {
+                    return error("InvalidParameterException", "IdentityPoolName is required");
+                };
+                let providers: BTreeMap<String, String> = req["SupportedLoginProviders"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(p) = providers.keys().find(|p| p.as_str() != FACEBOOK) {
+                    return error(
+                        "InvalidParameterException",
+                        &format!("The sandbox supports the login provider {FACEBOOK}, not {p}"),
+                    );
+                }
+                let id = if op == "CreateIdentityPool" {
+                    format!("{}:{}", self.region, uuid::Uuid::new_v4())
+                } else if state.pools.contains_key(&pool_id) {
+                    pool_id.clone()
+                } else {
+                    return missing_pool();
+                };
+                let existing = state.pools.get(&id).cloned();
+                let pool = Pool {
+                    id: id.clone(),
+                    name: name.to_owned(),
+                    allow_unauthenticated: req["AllowUnauthenticatedIdentities"]
+                        .as_bool()
+                        .unwrap_or(false),
+                    providers,
+                    developer_provider: req["DeveloperProviderName"].as_str().map(str::to_owned),
+                    tags: req["IdentityPoolTags"]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                                .collect()
+                        })
+                        .or(existing.as_ref().map(|e| e.tags.clone()))
+                        .unwrap_or_default(),
+                    roles: existing
+                        .as_ref()
+                        .map(|e| e.roles.clone())
+                        .unwrap_or_default(),
+                    identities: existing.map(|e| e.identities).unwrap_or_default(),
+                };
+                let v = pool_json(&pool);
+                state.pools.insert(id, pool);
+                ok(v)
+            }
+            "DescribeIdentityPool" => state
+                .pools
+                .get(&pool_id)
+                .map_or_else(missing_pool, |p| ok(pool_json(p))),
+            "DeleteIdentityPool" => match state.pools.remove(&pool_id) {
+                Some(_) => ok(json!({})),
+                None => missing_pool(),
+            },
+            "ListIdentityPools" => ok(
+                json!({"IdentityPools": state.pools.values().map(|p| json!({"IdentityPoolId": p.id, "IdentityPoolName": p.name})).collect::<Vec<_>>()}),
+            ),
+            "SetIdentityPoolRoles" => match state.pools.get_mut(&pool_id) {
+                Some(p) => {
+                    p.roles = req["Roles"]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    ok(json!({}))
+                }
+                None => missing_pool(),
+            },
+            "GetIdentityPoolRoles" => state.pools.get(&pool_id).map_or_else(missing_pool, |p| {
+                ok(json!({"IdentityPoolId": p.id, "Roles": p.roles}))
+            }),
+            "GetId" => {
+                let Some(pool) = state.pools.get_mut(&pool_id) else {
+                    return missing_pool();
+                };
+                match self.login_of(pool, &req["Logins"]) {
+                    Err(resp) => resp,
+                    Ok(None) if !pool.allow_unauthenticated => not_authorized(
+                        "Unauthenticated access is not supported for this identity pool.",
+                    ),
+                    Ok(None) => ok(
+                        json!({"IdentityId": format!("{}:{}", self.region, uuid::Uuid::new_v4())}),
+                    ),
+                    Ok(Some((key, _))) => {
+                        let id = pool
+                            .identities
+                            .entry(key)
+                            .or_insert_with(|| format!("{}:{}", self.region, uuid::Uuid::new_v4()))
+                            .clone();
+                        ok(json!({"IdentityId": id}))
+                    }
+                }
+            }
+            "GetOpenIdTokenForDeveloperIdentity" => {
+                let Some(pool) = state.pools.get_mut(&pool_id) else {
+                    return missing_pool();
+                };
+                let Some(dev) = pool.developer_provider.clone() else {
+                    return error(
+                        "InvalidParameterException",
+                        "This identity pool has no DeveloperProviderName",
+                    );
+                };
+                let Some(user) = req["Logins"][&dev].as_str() else {
+                    return not_authorized(&format!(
+                        "Logins must name the developer provider {dev}"
+                    ));
+                };
+                let key = format!("{dev}:{user}");
+                let id = pool
+                    .identities
+                    .entry(key)
+                    .or_insert_with(|| format!("{}:{}", self.region, uuid::Uuid::new_v4()))
+                    .clone();
+                if let Some(asked) = req["IdentityId"].as_str()
+                    && asked != id
+                {
+                    return error(
+                        "DeveloperUserAlreadyRegisteredException",
+                        &format!("{user} is already registered with another identity"),
+                    );
+                }
+                let ttl = req["TokenDuration"]
+                    .as_u64()
+                    .unwrap_or(900)
+                    .clamp(1, 86_400);
+                let token = self.sign(
+                    "cognito",
+                    &Claims {
+                        sub: id.clone(),
+                        name: user.to_owned(),
+                        aud: pool.id.clone(),
+                        exp: unix_now() + ttl,
+                    },
+                );
+                ok(json!({"IdentityId": id, "Token": token}))
+            }
+            "GetCredentialsForIdentity" => {
+                let identity = req["IdentityId"].as_str().unwrap_or_default().to_owned();
+                let Some(pool) = state
+                    .pools
+                    .values()
+                    .find(|p| {
+                        p.identities.values().any(|i| *i == identity)
+                            || identity.starts_with(&format!("{}:", self.region))
+                    })
+                    .cloned()
+                else {
+                    return error(
+                        "ResourceNotFoundException",
+                        &format!("Identity '{identity}' not found."),
+                    );
+                };
+                let login = match self.login_of(&pool, &req["Logins"]) {
+                    Ok(l) => l,
+                    Err(resp) => return resp,
+                };
+                let (role_key, provider) = match &login {
+                    Some((key, provider)) if pool.identities.get(key) == Some(&identity) => {
+                        ("authenticated", provider.clone())
+                    }
+                    Some((key, _)) if key.starts_with("oidc:") && key.ends_with(&identity) => {
+                        ("authenticated", None)
+                    }
+                    Some(_) => {
+                        return not_authorized(
+                            "Logins don't match. Please include at least one valid login for this identity or identity pool.",
+                        );
+                    }
+                    None if pool.identities.values().any(|i| *i == identity) => {
+                        return not_authorized(
+                            "Logins don't match. Please include at least one valid login for this identity or identity pool.",
+                        );
+                    }
+                    None if pool.allow_unauthenticated => ("unauthenticated", None),
+                    None => {
+                        return not_authorized(
+                            "Unauthenticated access is not supported for this identity pool.",
+                        );
+                    }
+                };
+                let Some(role) = pool.roles.get(role_key) else {
+                    return error(
+                        "InvalidIdentityPoolConfigurationException",
+                        &format!(
+                            "Invalid identity pool configuration. Check assigned IAM roles for this pool ({role_key} role missing)."
+                        ),
+                    );
+                };
+                let cognito = CognitoIdentity {
+                    identity_id: identity.clone(),
+                    pool_id: pool.id.clone(),
+                    provider,
+                    authenticated: role_key == "authenticated",
+                };
+                let creds = self.secrets.mint(
+                    role,
+                    "CognitoIdentityCredentials",
+                    Some(&cognito),
+                    Duration::from_secs(3600),
+                );
+                ok(json!({"IdentityId": identity, "Credentials": {
+                    "AccessKeyId": creds.access_key_id, "SecretKey": creds.secret_access_key,
+                    "SessionToken": creds.session_token, "Expiration": creds.expires_at,
+                }}))
+            }
+            other => error(
+                "UnknownOperationException",
+                &format!("the sandbox's Cognito Identity has no operation {other}"),
+            ),
+        };
+        if response.status().is_success()
+            && !matches!(
+                op,
+                "DescribeIdentityPool"
+                    | "ListIdentityPools"
+                    | "GetIdentityPoolRoles"
+                    | "GetCredentialsForIdentity"
+            )
+        {
+            self.save(&state);
+        }
+        response
+    }
+
+    /// The login a request presents: (identity map key, auth provider
+    /// string), `None` without logins, `Err` for a bad token.
+    #[allow(clippy::result_large_err)]
+    fn login_of(
+        &self,
+        pool: &Pool,
+        logins: &Value,
+    ) -> Result<Option<(String, Option<String>)>, Response> {
+        let Some(map) = logins.as_object().filter(|m| !m.is_empty()) else {
+            return Ok(None);
+        };
+        let (provider, token) = map.iter().next().expect("non-empty");
+        let token = token.as_str().unwrap_or_default();
+        match provider.as_str() {
+            FACEBOOK => {
+                let Some(app) = pool.providers.get(FACEBOOK) else {
+                    return Err(not_authorized(
+                        "Token is not from a supported provider of this identity pool.",
+                    ));
+                };
+                let claims = self
+                    .open_token("fbsandbox", token)
+                    .map_err(not_authorized)?;
+                if claims.aud != *app {
+                    return Err(not_authorized(
+                        "Invalid login token. Token is not for this identity pool's Facebook app.",
+                    ));
+                }
+                Ok(Some((
+                    format!("{FACEBOOK}:{}", claims.sub),
+                    Some(format!("{FACEBOOK},{FACEBOOK}:{app}:{}", claims.sub)),
+                )))
+            }
+            COGNITO_OIDC => {
+                let claims = self.open_token("cognito", token).map_err(not_authorized)?;
+                if claims.aud != pool.id {
+                    return Err(not_authorized(
+                        "Invalid login token. Token is not for this identity pool.",
+                    ));
+                }
+                Ok(Some((format!("oidc:{}", claims.sub), None)))
+            }
+            _ => Err(not_authorized(
+                "Invalid login token. Not a valid OpenId Connect identity token.",
+            )),
+        }
+    }
+
+    /// The Facebook stand-in: the login dialog and a token API.
+    pub fn facebook(
+        &self,
+        method: &http::Method,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Response {
+        let form: BTreeMap<String, String> =
+            serde_urlencoded::from_bytes(if *method == http::Method::GET {
+                query.unwrap_or("").as_bytes()
+            } else {
+                body
+            })
+            .unwrap_or_default();
+        let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+        match (method.as_str(), path.trim_end_matches('/')) {
+            ("GET", "/sandbox/facebook" | "/sandbox/facebook/dialog/oauth") => {
+                let page = format!(
+                    r#"<!doctype html><html><head><meta charset="utf-8"><title>Log in with Facebook (sandbox)</title>
+<style>body{{font-family:sans-serif;max-width:28em;margin:4em auto}}label{{display:block;margin:.8em 0}}input{{width:100%;padding:.4em}}button{{padding:.5em 1.5em}}</style></head>
+<body><h1>Facebook (sandbox stand-in)</h1><p>Pick who you are. The token this issues works only in this sandbox.</p>
+<form method="post" action="/sandbox/facebook/login">
+<label>Facebook user id <input name="user_id" required pattern="[0-9]{{1,20}}" value="10000000001"></label>
+<label>Name <input name="name" required value="Alice Rider"></label>
+<input type="hidden" name="client_id" value="{}"><input type="hidden" name="redirect_uri" value="{}"><input type="hidden" name="state" value="{}">
+<button type="submit" id="login">Log in</button></form></body></html>"#,
+                    xml_escape(get("client_id")),
+                    xml_escape(get("redirect_uri")),
+                    xml_escape(get("state"))
+                );
+                respond(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    "x-fb-trace-id",
+                    page,
+                )
+            }
+            ("POST", "/sandbox/facebook/login") => {
+                let (user, name, app, redirect) = (
+                    get("user_id"),
+                    get("name"),
+                    get("client_id"),
+                    get("redirect_uri"),
+                );
+                if user.is_empty() || !user.chars().all(|c| c.is_ascii_digit()) || user.len() > 20 {
+                    return respond(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "x-fb-trace-id",
+                        "user_id must be 1 to 20 digits",
+                    );
+                }
+                if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
+                    return respond(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "x-fb-trace-id",
+                        "redirect_uri must be an http(s) URL",
+                    );
+                }
+                let token = self.facebook_token(app, user, name, Duration::from_secs(3600));
+                let location = format!(
+                    "{redirect}#access_token={token}&expires_in=3600&state={}&user_id={user}",
+                    serde_urlencoded::to_string([("s", get("state"))])
+                        .unwrap_or_default()
+                        .trim_start_matches("s=")
+                );
+                let mut resp = respond(StatusCode::FOUND, "text/plain", "x-fb-trace-id", "");
+                resp.headers_mut().insert(
+                    http::header::LOCATION,
+                    HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/")),
+                );
+                resp
+            }
+            ("POST", "/sandbox/facebook/token") => {
+                let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                let (Some(app), Some(user)) = (req["appId"].as_str(), req["userId"].as_str())
+                else {
+                    return respond(
+                        StatusCode::BAD_REQUEST,
+                        "application/json",
+                        "x-fb-trace-id",
+                        r#"{"error":"appId and userId are required"}"#,
+                    );
+                };
+                let ttl = Duration::from_secs(req["expiresIn"].as_u64().unwrap_or(3600));
+                let token = self.facebook_token(app, user, req["name"].as_str().unwrap_or(""), ttl);
+                respond(
+                    StatusCode::OK,
+                    "application/json",
+                    "x-fb-trace-id",
+                    json!({"accessToken": token, "expiresIn": ttl.as_secs()}).to_string(),
+                )
+            }
+            _ => respond(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "x-fb-trace-id",
+                "no such page",
+            ),
+        }
+    }
+}
+
+fn pool_json(p: &Pool) -> Value {
+    let mut v = json!({
+        "IdentityPoolId": p.id, "IdentityPoolName": p.name,
+        "AllowUnauthenticatedIdentities": p.allow_unauthenticated,
+        "SupportedLoginProviders": p.providers, "IdentityPoolTags": p.tags,
+    });
+    if let Some(d) = &p.developer_provider {
+        v["DeveloperProviderName"] = json!(d);
+    }
+    v
+}
