@@ -23,6 +23,7 @@ pub mod iam;
 pub mod lambda;
 pub mod launcher;
 pub mod query;
+pub mod s3;
 pub mod server;
 pub mod sigv4;
 pub mod sts;

@@ -27,6 +27,7 @@ use crate::dynamodb::replication::{Peer, Replicator, Settings};
 use crate::iam::Iam;
 use crate::lambda::Lambda;
 use crate::query::{IAM, QueryRequest, STS};
+use crate::s3::S3;
 use crate::sigv4::{self, Expect};
 use crate::topology::{GLOBAL, Layout, Topology};
 use crate::wire::respond;
@@ -144,6 +145,7 @@ struct RegionProcess {
     apigateway: Arc<ApiGateway>,
     authorize: Authorizer,
     cognito: Cognito,
+    s3: S3,
 }
 
 fn sdk_credentials(secrets: &SandboxSecrets) -> aws_credential_types::Credentials {
@@ -261,7 +263,12 @@ impl RegionProcess {
             acm,
             apigateway,
             authorize,
-            cognito: Cognito::open(region, data.join("cognito.json"), secrets_for_cognito)?,
+            cognito: Cognito::open(
+                region,
+                data.join("cognito.json"),
+                secrets_for_cognito.clone(),
+            )?,
+            s3: S3::open(region, data.join("s3"), secrets_for_cognito)?,
         })
     }
 
@@ -369,6 +376,16 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
             .cognito
             .handle(target, path_and_query, &parts.headers, &body);
     }
+    if sigv4::scope(&parts.headers).is_some_and(|s| s.service == "s3") {
+        return p.s3.handle(
+            &parts.method,
+            &path,
+            parts.uri.query(),
+            path_and_query,
+            &parts.headers,
+            body,
+        );
+    }
     if path.starts_with("/sandbox/facebook") {
         return p
             .cognito
@@ -391,6 +408,9 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         .await
     {
         return resp;
+    }
+    if let Some((bucket, key)) = p.s3.website_target(&parts.method, &path, &parts.headers) {
+        return p.s3.website(&parts.method, &bucket, &key);
     }
     if crate::lambda::is_lambda_path(&path) {
         return p

@@ -282,6 +282,11 @@ pub fn verify(
         .and_then(|v| v.to_str().ok())
     {
         Some("UNSIGNED-PAYLOAD") if scope.service == "s3" => "UNSIGNED-PAYLOAD".to_owned(),
+        // aws-chunked with a trailing checksum and unsigned chunks: the
+        // signature covers the headers only (S3 decodes the body).
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") if scope.service == "s3" => {
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_owned()
+        }
         Some(claimed) if claimed.starts_with("STREAMING-") => return Err(AuthFailure::BodyHash),
         Some(claimed) if !claimed.eq_ignore_ascii_case(&body_hash) => {
             return Err(AuthFailure::BodyHash);

@@ -317,3 +317,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, stream:
     }
     req.send().await.expect("create table");
 }
+
+impl TestSandbox {
+    /// S3 with path-style addressing, as the CLI uses it on the sandbox.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.region_config(region))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}

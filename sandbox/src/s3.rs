@@ -1,0 +1,860 @@
+//! S3 in a region: buckets, objects, website configuration, policies and
+//! tags over the REST-XML API (path-style), and the website endpoint that
+//! serves a public bucket's index and error documents, at
+//! `http://<region address>:<port>/<bucket>/` or by `Host`
+//! `<bucket>.s3-website.<region>.localhost`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::response::Response;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::credentials::SandboxSecrets;
+use crate::lambda::percent_decode;
+use crate::sigv4::{self, AuthFailure, Expect};
+use crate::topology::write_atomic;
+use crate::wire::{http_date, request_id, xml_escape};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Object {
+    file: String,
+    size: u64,
+    etag: String,
+    content_type: String,
+    last_modified: i64,
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Bucket {
+    created: i64,
+    website: Option<(String, Option<String>)>,
+    policy: Option<String>,
+    tags: BTreeMap<String, String>,
+    objects: BTreeMap<String, Object>,
+}
+
+pub struct S3 {
+    region: String,
+    dir: PathBuf,
+    secrets: std::sync::Arc<SandboxSecrets>,
+    buckets: Mutex<BTreeMap<String, Bucket>>,
+}
+
+/// An S3 error: root `<Error>`, no namespace.
+fn error(status: StatusCode, code: &str, message: &str, extra: &str) -> Response {
+    let id = request_id();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message>{extra}<RequestId>{id}</RequestId><HostId>{id}</HostId></Error>",
+        xml_escape(message)
+    );
+    xml(status, body)
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    h.insert(
+        http::header::DATE,
+        HeaderValue::from_str(&http_date()).expect("date"),
+    );
+    h.insert(
+        "x-amz-request-id",
+        HeaderValue::from_str(&request_id()).expect("uuid"),
+    );
+    h.insert("x-amz-id-2", HeaderValue::from_static("sandbox"));
+    resp
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = xml(status, String::new());
+    r.headers_mut().remove(http::header::CONTENT_TYPE);
+    r
+}
+
+fn no_bucket(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NoSuchBucket",
+        "The specified bucket does not exist",
+        &format!("<BucketName>{}</BucketName>", xml_escape(name)),
+    )
+}
+
+fn auth_error(failure: &AuthFailure, headers: &HeaderMap) -> Response {
+    match failure {
+        AuthFailure::Missing => error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied", ""),
+        AuthFailure::UnknownKey => error(
+            StatusCode::FORBIDDEN,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            "",
+        ),
+        AuthFailure::ExpiredToken => error(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "The provided token has expired.",
+            "",
+        ),
+        AuthFailure::Skew(_) => {
+            let time = headers
+                .get("x-amz-date")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            error(
+                StatusCode::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+                &format!(
+                    "<RequestTime>{}</RequestTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>",
+                    xml_escape(time)
+                ),
+            )
+        }
+        AuthFailure::WrongScope(m) => error(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationHeaderMalformed",
+            m,
+            "",
+        ),
+        AuthFailure::Incomplete(m) => error(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationHeaderMalformed",
+            m,
+            "",
+        ),
+        _ => error(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            "",
+        ),
+    }
+}
+
+/// Values of `<tag>` elements in a small XML document.
+fn xml_values(doc: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = doc;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(
+            after[..j]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+/// Decodes an aws-chunked body (`<hex size>[;chunk-signature=…]\r\n<data>\r\n…0\r\n<trailers>`).
+fn decode_aws_chunked(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+fn content_type_for(key: &str) -> &'static str {
+    match key
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "html" | "htm" => "text/html",
+        "js" | "mjs" => "application/javascript",
+        "css" => "text/css",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain",
+        _ => "binary/octet-stream",
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn iso(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+impl S3 {
+    pub fn open(
+        region: &str,
+        dir: PathBuf,
+        secrets: std::sync::Arc<SandboxSecrets>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir.join("data"))?;
+        let buckets = match std::fs::read_to_string(dir.join("buckets.json")) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(S3 {
+            region: region.to_owned(),
+            dir,
+            secrets,
+            buckets: Mutex::new(buckets),
+        })
+    }
+
+    fn save(&self, b: &BTreeMap<String, Bucket>) {
+        if let Ok(t) = serde_json::to_vec(b) {
+            let _ = write_atomic(&self.dir.join("buckets.json"), &t, 0o644);
+        }
+    }
+
+    /// The bucket a website request names, if any: by `Host`, or by the
+    /// first path segment for an unsigned GET/HEAD of a website bucket.
+    pub fn website_target(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<(String, String)> {
+        if !matches!(*method, Method::GET | Method::HEAD)
+            || headers.contains_key(http::header::AUTHORIZATION)
+        {
+            return None;
+        }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let host = host.split(':').next().unwrap_or(host);
+        let suffix = format!(".s3-website.{}.localhost", self.region);
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bucket) = host.strip_suffix(&suffix) {
+            return Some((bucket.to_owned(), path.trim_start_matches('/').to_owned()));
+        }
+        let trimmed = path.trim_start_matches('/');
+        let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        buckets
+            .get(bucket)
+            .filter(|b| b.website.is_some())
+            .map(|_| (bucket.to_owned(), key.to_owned()))
+    }
+
+    /// Serves the website endpoint of `bucket`.
+    pub fn website(&self, method: &Method, bucket: &str, key: &str) -> Response {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let html = |status: StatusCode, title: &str| {
+            let mut r = Response::new(Body::from(format!(
+                "<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"
+            )));
+            *r.status_mut() = status;
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html"),
+            );
+            r
+        };
+        let Some(b) = buckets.get(bucket) else {
+            return html(StatusCode::NOT_FOUND, "Not Found (NoSuchBucket)");
+        };
+        let Some((index, error_doc)) = &b.website else {
+            return html(
+                StatusCode::NOT_FOUND,
+                "Not Found (NoSuchWebsiteConfiguration)",
+            );
+        };
+        if !public_read(b.policy.as_deref(), bucket) {
+            return html(StatusCode::FORBIDDEN, "Forbidden (AccessDenied)");
+        }
+        let key = percent_decode(key);
+        let key = if key.is_empty() || key.ends_with('/') {
+            format!("{key}{index}")
+        } else {
+            key
+        };
+        let serve = |status: StatusCode, k: &str| -> Option<Response> {
+            let obj = b.objects.get(k)?;
+            let data = std::fs::read(self.dir.join("data").join(&obj.file)).ok()?;
+            let mut r = Response::new(if *method == Method::HEAD {
+                Body::empty()
+            } else {
+                Body::from(data)
+            });
+            *r.status_mut() = status;
+            let h = r.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_str(&obj.content_type).ok()?,
+            );
+            h.insert(http::header::ETAG, HeaderValue::from_str(&obj.etag).ok()?);
+            h.insert(
+                http::header::LAST_MODIFIED,
+                HeaderValue::from_str(&http_date()).ok()?,
+            );
+            Some(r)
+        };
+        if let Some(r) = serve(StatusCode::OK, &key) {
+            return r;
+        }
+        error_doc
+            .as_deref()
+            .and_then(|e| serve(StatusCode::NOT_FOUND, e))
+            .unwrap_or_else(|| html(StatusCode::NOT_FOUND, "Not Found (NoSuchKey)"))
+    }
+
+    /// Serves one REST API request (path-style).
+    pub fn handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        if let Err(f) = sigv4::verify(
+            method.as_str(),
+            path_and_query,
+            headers,
+            &body,
+            &self.secrets,
+            Expect {
+                regions: &[self.region.as_str()],
+                service: "s3",
+            },
+        ) {
+            return auth_error(&f, headers);
+        }
+        let body = if headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            == Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        {
+            match decode_aws_chunked(&body) {
+                Some(b) => Bytes::from(b),
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        "The aws-chunked body could not be decoded",
+                        "",
+                    );
+                }
+            }
+        } else {
+            body
+        };
+        let params: BTreeMap<String, String> =
+            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+        let has =
+            |k: &str| params.contains_key(k) || query.unwrap_or("").split('&').any(|p| p == k);
+        let trimmed = path.trim_start_matches('/');
+        let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        let key = percent_decode(key);
+        if bucket.is_empty() {
+            let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let list: String = buckets
+                .iter()
+                .map(|(n, b)| {
+                    format!(
+                        "<Bucket><Name>{n}</Name><CreationDate>{}</CreationDate></Bucket>",
+                        iso(b.created)
+                    )
+                })
+                .collect();
+            return xml(
+                StatusCode::OK,
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult><Owner><ID>sandbox</ID></Owner><Buckets>{list}</Buckets></ListAllMyBucketsResult>"
+                ),
+            );
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let response = match (method.as_str(), key.is_empty()) {
+            ("PUT", true) if has("website") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    let index = xml_values(&text, "Suffix").into_iter().next();
+                    let Some(index) = index.filter(|i| !i.is_empty() && !i.contains('/')) else {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "InvalidArgument",
+                            "The IndexDocument Suffix is not well formed",
+                            "",
+                        );
+                    };
+                    let error_doc = xml_values(&xml_values(&text, "ErrorDocument").join(""), "Key")
+                        .into_iter()
+                        .next();
+                    b.website = Some((index, error_doc));
+                    empty(StatusCode::OK)
+                }
+                None => no_bucket(bucket),
+            },
+            ("GET", true) if has("website") => match buckets.get(bucket) {
+                Some(Bucket {
+                    website: Some((index, err)),
+                    ..
+                }) => {
+                    let err = err
+                        .as_ref()
+                        .map(|e| {
+                            format!(
+                                "<ErrorDocument><Key>{}</Key></ErrorDocument>",
+                                xml_escape(e)
+                            )
+                        })
+                        .unwrap_or_default();
+                    xml(
+                        StatusCode::OK,
+                        format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WebsiteConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><IndexDocument><Suffix>{}</Suffix></IndexDocument>{err}</WebsiteConfiguration>",
+                            xml_escape(index)
+                        ),
+                    )
+                }
+                Some(_) => error(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchWebsiteConfiguration",
+                    "The specified bucket does not have a website configuration",
+                    "",
+                ),
+                None => no_bucket(bucket),
+            },
+            ("DELETE", true) if has("website") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    b.website = None;
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            ("PUT", true) if has("policy") => match buckets.get_mut(bucket) {
+                Some(b) => match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(v) if v.get("Statement").is_some() => {
+                        b.policy = Some(text.clone());
+                        empty(StatusCode::NO_CONTENT)
+                    }
+                    _ => error(
+                        StatusCode::BAD_REQUEST,
+                        "MalformedPolicy",
+                        "Policies must be valid JSON and the first byte must be '{'",
+                        "",
+                    ),
+                },
+                None => no_bucket(bucket),
+            },
+            ("GET", true) if has("policy") => match buckets.get(bucket) {
+                Some(Bucket {
+                    policy: Some(p), ..
+                }) => {
+                    let mut r = xml(StatusCode::OK, p.clone());
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    r
+                }
+                Some(_) => error(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchBucketPolicy",
+                    "The bucket policy does not exist",
+                    "",
+                ),
+                None => no_bucket(bucket),
+            },
+            ("DELETE", true) if has("policy") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    b.policy = None;
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            ("PUT", true) if has("tagging") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    let keys = xml_values(&text, "Key");
+                    let values = xml_values(&text, "Value");
+                    b.tags = keys.into_iter().zip(values).collect();
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            ("GET", true) if has("tagging") => match buckets.get(bucket) {
+                Some(b) if b.tags.is_empty() => error(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchTagSet",
+                    "The TagSet does not exist",
+                    "",
+                ),
+                Some(b) => {
+                    let tags: String = b
+                        .tags
+                        .iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                                xml_escape(k),
+                                xml_escape(v)
+                            )
+                        })
+                        .collect();
+                    xml(
+                        StatusCode::OK,
+                        format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging><TagSet>{tags}</TagSet></Tagging>"
+                        ),
+                    )
+                }
+                None => no_bucket(bucket),
+            },
+            ("POST", true) if has("delete") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    let mut deleted = String::new();
+                    for k in xml_values(&text, "Key") {
+                        if let Some(o) = b.objects.remove(&k) {
+                            let _ = std::fs::remove_file(self.dir.join("data").join(o.file));
+                        }
+                        deleted
+                            .push_str(&format!("<Deleted><Key>{}</Key></Deleted>", xml_escape(&k)));
+                    }
+                    xml(
+                        StatusCode::OK,
+                        format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{deleted}</DeleteResult>"
+                        ),
+                    )
+                }
+                None => no_bucket(bucket),
+            },
+            ("PUT", true) => {
+                let valid = (3..=63).contains(&bucket.len())
+                    && bucket.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    })
+                    && !bucket.starts_with(['-', '.']);
+                if !valid {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidBucketName",
+                        "The specified bucket is not valid.",
+                        &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                    );
+                }
+                let constraint = xml_values(&text, "LocationConstraint")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| "us-east-1".into());
+                if constraint != self.region {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "IllegalLocationConstraintException",
+                        &format!(
+                            "The {constraint} location constraint is incompatible for the region specific endpoint this request was sent to."
+                        ),
+                        "",
+                    );
+                }
+                if buckets.contains_key(bucket) {
+                    return error(
+                        StatusCode::CONFLICT,
+                        "BucketAlreadyOwnedByYou",
+                        "Your previous request to create the named bucket succeeded and you already own it.",
+                        &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                    );
+                }
+                buckets.insert(
+                    bucket.to_owned(),
+                    Bucket {
+                        created: now(),
+                        ..Default::default()
+                    },
+                );
+                let mut r = empty(StatusCode::OK);
+                r.headers_mut().insert(
+                    http::header::LOCATION,
+                    HeaderValue::from_str(&format!("/{bucket}"))
+                        .unwrap_or(HeaderValue::from_static("/")),
+                );
+                r
+            }
+            ("HEAD", true) => match buckets.get(bucket) {
+                Some(_) => {
+                    let mut r = empty(StatusCode::OK);
+                    r.headers_mut().insert(
+                        "x-amz-bucket-region",
+                        HeaderValue::from_str(&self.region).expect("ASCII"),
+                    );
+                    r
+                }
+                None => empty(StatusCode::NOT_FOUND),
+            },
+            ("DELETE", true) => match buckets.get(bucket) {
+                Some(b) if !b.objects.is_empty() => error(
+                    StatusCode::CONFLICT,
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty",
+                    &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                ),
+                Some(_) => {
+                    buckets.remove(bucket);
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            ("GET", true) => match buckets.get(bucket) {
+                Some(b) => list_objects(bucket, b, &params),
+                None => no_bucket(bucket),
+            },
+            ("PUT", false) => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    let digest = md5_like(&body);
+                    let file = hex::encode(Sha256::digest(format!("{bucket}/{key}").as_bytes()));
+                    if let Err(e) = std::fs::write(self.dir.join("data").join(&file), &body) {
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            &e.to_string(),
+                            "",
+                        );
+                    }
+                    let metadata = headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            Some((
+                                k.as_str().strip_prefix("x-amz-meta-")?.to_owned(),
+                                v.to_str().ok()?.to_owned(),
+                            ))
+                        })
+                        .collect();
+                    let content_type = headers
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| content_type_for(&key).to_owned());
+                    b.objects.insert(
+                        key.clone(),
+                        Object {
+                            file,
+                            size: body.len() as u64,
+                            etag: digest.clone(),
+                            content_type,
+                            last_modified: now(),
+                            metadata,
+                        },
+                    );
+                    let mut r = empty(StatusCode::OK);
+                    r.headers_mut().insert(
+                        http::header::ETAG,
+                        HeaderValue::from_str(&digest).expect("hex"),
+                    );
+                    r
+                }
+                None => no_bucket(bucket),
+            },
+            ("GET" | "HEAD", false) => match buckets.get(bucket).map(|b| b.objects.get(&key)) {
+                None => no_bucket(bucket),
+                Some(None) => {
+                    if *method == Method::HEAD {
+                        empty(StatusCode::NOT_FOUND)
+                    } else {
+                        error(
+                            StatusCode::NOT_FOUND,
+                            "NoSuchKey",
+                            "The specified key does not exist.",
+                            &format!("<Key>{}</Key>", xml_escape(&key)),
+                        )
+                    }
+                }
+                Some(Some(o)) => {
+                    let data =
+                        std::fs::read(self.dir.join("data").join(&o.file)).unwrap_or_default();
+                    let mut r = Response::new(if *method == Method::HEAD {
+                        Body::empty()
+                    } else {
+                        Body::from(data)
+                    });
+                    let h = r.headers_mut();
+                    h.insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_str(&o.content_type)
+                            .unwrap_or(HeaderValue::from_static("binary/octet-stream")),
+                    );
+                    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(o.size));
+                    h.insert(
+                        http::header::ETAG,
+                        HeaderValue::from_str(&o.etag).expect("hex"),
+                    );
+                    h.insert(
+                        http::header::LAST_MODIFIED,
+                        HeaderValue::from_str(&http_date()).expect("date"),
+                    );
+                    for (k, v) in &o.metadata {
+                        if let (Ok(n), Ok(v)) = (
+                            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
+                            HeaderValue::from_str(v),
+                        ) {
+                            h.insert(n, v);
+                        }
+                    }
+                    r
+                }
+            },
+            ("DELETE", false) => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    if let Some(o) = b.objects.remove(&key) {
+                        let _ = std::fs::remove_file(self.dir.join("data").join(o.file));
+                    }
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            _ => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+                "",
+            ),
+        };
+        if *method != Method::GET && *method != Method::HEAD && response.status().is_success() {
+            self.save(&buckets);
+        }
+        response
+    }
+}
+
+/// An ETag: quoted hex digest of the content (SHA-256 truncated to MD5's
+/// length; clients compare ETags, they do not recompute them).
+fn md5_like(body: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
+}
+
+fn list_objects(bucket: &str, b: &Bucket, params: &BTreeMap<String, String>) -> Response {
+    let prefix = params.get("prefix").cloned().unwrap_or_default();
+    let max = params
+        .get("max-keys")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let start = params
+        .get("continuation-token")
+        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+        .and_then(|t| String::from_utf8(t).ok())
+        .or_else(|| params.get("start-after").cloned());
+    let keys: Vec<(&String, &Object)> = b
+        .objects
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && start.as_ref().is_none_or(|s| *k > s))
+        .take(max + 1)
+        .collect();
+    let truncated = keys.len() > max;
+    let page = &keys[..keys.len().min(max)];
+    let contents: String = page
+        .iter()
+        .map(|(k, o)| format!("<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>", xml_escape(k), iso(o.last_modified), xml_escape(&o.etag), o.size))
+        .collect();
+    let next = if truncated {
+        format!(
+            "<NextContinuationToken>{}</NextContinuationToken>",
+            base64::engine::general_purpose::STANDARD
+                .encode(page.last().map(|(k, _)| k.as_str()).unwrap_or(""))
+        )
+    } else {
+        String::new()
+    };
+    xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{}</Name><Prefix>{}</Prefix><KeyCount>{}</KeyCount><MaxKeys>{max}</MaxKeys><IsTruncated>{truncated}</IsTruncated>{contents}{next}</ListBucketResult>",
+            xml_escape(bucket),
+            xml_escape(&prefix),
+            page.len()
+        ),
+    )
+}
+
+/// Whether a bucket policy lets anyone `s3:GetObject` its objects.
+fn public_read(policy: Option<&str>, bucket: &str) -> bool {
+    let Some(doc) = policy.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()) else {
+        return false;
+    };
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        s => vec![s.clone()],
+    };
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    statements.iter().any(|s| {
+        let anyone = s["Principal"] == "*" || list(&s["Principal"]["AWS"]).iter().any(|p| p == "*");
+        s["Effect"] == "Allow"
+            && anyone
+            && list(&s["Action"])
+                .iter()
+                .any(|a| crate::glob::matches_ignore_case(a, "s3:GetObject"))
+            && list(&s["Resource"])
+                .iter()
+                .any(|r| crate::glob::matches(r, &format!("arn:aws:s3:::{bucket}/index.html")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_aws_chunked_bodies() {
+        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n";
+        assert_eq!(decode_aws_chunked(body).unwrap(), b"hello world");
+        assert!(decode_aws_chunked(b"zz\r\n").is_none());
+    }
+
+    #[test]
+    fn public_read_needs_an_allow_for_anyone() {
+        let public = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
+        assert!(public_read(Some(public), "site"));
+        assert!(!public_read(Some(public), "other"));
+        assert!(!public_read(None, "site"));
+        assert_eq!(
+            xml_values("<a><Key>x&amp;y</Key><Key>z</Key></a>", "Key"),
+            ["x&y", "z"]
+        );
+    }
+}
