@@ -5,187 +5,11 @@
 
 mod common;
 
-use aws_sdk_lambda::client::Waiters;
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
-use common::{PRIMARY, TestSandbox, signed_call, ticket_bootstrap, zip_bootstrap};
+use common::{
+    APP_ID, PRIMARY, TestSandbox, deploy, facebook_token, facebook_user, identity_pool,
+    signed_call, ticket_bootstrap,
+};
 use serde_json::{Value, json};
-use std::time::Duration;
-
-struct Deployed {
-    api: String,
-    base: String,
-    function: String,
-}
-
-/// The ticket API as `up` will make it: table, role, function, REST API
-/// with AWS_IAM ticket routes and a public /health, permission, stage.
-async fn deploy(sb: &TestSandbox) -> Deployed {
-    let ddb = sb.dynamodb(PRIMARY);
-    common::create_table(&ddb, "tickets", false).await;
-    let role = sb.lambda_role("tickets-role").await;
-    let lambda = sb.lambda(PRIMARY);
-    let code = zip_bootstrap(&std::fs::read(ticket_bootstrap()).unwrap());
-    let function_arn = lambda
-        .create_function()
-        .function_name("tickets")
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role(role)
-        .timeout(10)
-        .environment(
-            Environment::builder()
-                .variables("TABLE_NAME", "tickets")
-                .build(),
-        )
-        .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
-        .send()
-        .await
-        .unwrap()
-        .function_arn
-        .unwrap();
-    lambda
-        .wait_until_function_active_v2()
-        .function_name("tickets")
-        .wait(Duration::from_secs(20))
-        .await
-        .unwrap();
-
-    let apigw = sb.apigateway(PRIMARY);
-    let api = apigw
-        .create_rest_api()
-        .name("wildrydes")
-        .send()
-        .await
-        .unwrap();
-    let api_id = api.id.unwrap();
-    let root = api.root_resource_id.unwrap();
-    let uri = format!(
-        "arn:aws:apigateway:{PRIMARY}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-    );
-    let tickets = apigw
-        .create_resource()
-        .rest_api_id(&api_id)
-        .parent_id(&root)
-        .path_part("tickets")
-        .send()
-        .await
-        .unwrap()
-        .id
-        .unwrap();
-    let ticket = apigw
-        .create_resource()
-        .rest_api_id(&api_id)
-        .parent_id(&tickets)
-        .path_part("{id}")
-        .send()
-        .await
-        .unwrap()
-        .id
-        .unwrap();
-    let health = apigw
-        .create_resource()
-        .rest_api_id(&api_id)
-        .parent_id(&root)
-        .path_part("health")
-        .send()
-        .await
-        .unwrap()
-        .id
-        .unwrap();
-    for (res, method, auth) in [
-        (&tickets, "GET", "AWS_IAM"),
-        (&tickets, "POST", "AWS_IAM"),
-        (&ticket, "GET", "AWS_IAM"),
-        (&health, "GET", "NONE"),
-    ] {
-        apigw
-            .put_method()
-            .rest_api_id(&api_id)
-            .resource_id(res)
-            .http_method(method)
-            .authorization_type(auth)
-            .send()
-            .await
-            .unwrap();
-        apigw
-            .put_integration()
-            .rest_api_id(&api_id)
-            .resource_id(res)
-            .http_method(method)
-            .r#type(aws_sdk_apigateway::types::IntegrationType::AwsProxy)
-            .integration_http_method("POST")
-            .uri(&uri)
-            .send()
-            .await
-            .unwrap();
-    }
-    // CORS preflight through a MOCK integration.
-    apigw
-        .put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&tickets)
-        .http_method("OPTIONS")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&tickets)
-        .http_method("OPTIONS")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .request_templates("application/json", r#"{"statusCode": 200}"#)
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_method_response()
-        .rest_api_id(&api_id)
-        .resource_id(&tickets)
-        .http_method("OPTIONS")
-        .status_code("200")
-        .response_parameters("method.response.header.Access-Control-Allow-Origin", false)
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration_response()
-        .rest_api_id(&api_id)
-        .resource_id(&tickets)
-        .http_method("OPTIONS")
-        .status_code("200")
-        .response_parameters("method.response.header.Access-Control-Allow-Origin", "'*'")
-        .send()
-        .await
-        .unwrap();
-    lambda
-        .add_permission()
-        .function_name("tickets")
-        .statement_id("apigateway")
-        .action("lambda:InvokeFunction")
-        .principal("apigateway.amazonaws.com")
-        .source_arn(format!(
-            "arn:aws:execute-api:{PRIMARY}:000000000000:{api_id}/*/*/*"
-        ))
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .create_deployment()
-        .rest_api_id(&api_id)
-        .stage_name("prod")
-        .send()
-        .await
-        .unwrap();
-    let endpoint = sb.sandbox.state.topology.region(PRIMARY).unwrap().url();
-    Deployed {
-        base: format!("{endpoint}/restapis/{api_id}/prod/_user_request_"),
-        api: api_id,
-        function: "tickets".into(),
-    }
-}
 
 /// Temporary credentials for a role allowed to invoke the API.
 async fn caller_credentials(
@@ -240,7 +64,7 @@ async fn caller_credentials(
 #[tokio::test]
 async fn the_data_plane_serves_the_ticket_lambda_with_aws_iam() {
     let sb = TestSandbox::start();
-    let d = deploy(&sb).await;
+    let d = deploy(&sb, &ticket_bootstrap()).await;
     let http = reqwest::Client::new();
 
     // Public health check.
@@ -386,7 +210,7 @@ async fn the_data_plane_serves_the_ticket_lambda_with_aws_iam() {
 #[tokio::test]
 async fn custom_domains_route_by_host_to_their_mapped_stage() {
     let sb = TestSandbox::start();
-    let d = deploy(&sb).await;
+    let d = deploy(&sb, &ticket_bootstrap()).await;
     let acm = sb.acm(PRIMARY);
     let cert = acm
         .request_certificate()
@@ -507,126 +331,10 @@ async fn custom_domains_route_by_host_to_their_mapped_stage() {
         .unwrap();
 }
 
-const APP_ID: &str = "1234567890";
-
-/// An identity pool trusting the Facebook stand-in and a developer
-/// provider, whose authenticated role may invoke `api`.
-async fn identity_pool(sb: &TestSandbox, api: &str) -> String {
-    let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(PRIMARY));
-    let existing = cognito
-        .list_identity_pools()
-        .max_results(10)
-        .send()
-        .await
-        .unwrap();
-    if let Some(p) = existing.identity_pools().first() {
-        return p.identity_pool_id().unwrap().to_owned();
-    }
-    let pool = cognito
-        .create_identity_pool()
-        .identity_pool_name("wildrydes")
-        .allow_unauthenticated_identities(false)
-        .supported_login_providers("graph.facebook.com", APP_ID)
-        .developer_provider_name("wildrydes.drills")
-        .send()
-        .await
-        .unwrap();
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
-    let iam = sb.iam();
-    let role = iam
-        .create_role()
-        .role_name("authenticated")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("arn:aws:execute-api:*:000000000000:{api}/*")}]});
-    iam.put_role_policy()
-        .role_name("authenticated")
-        .policy_name("invoke")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    cognito
-        .set_identity_pool_roles()
-        .identity_pool_id(pool.identity_pool_id())
-        .roles("authenticated", role.arn())
-        .send()
-        .await
-        .unwrap();
-    pool.identity_pool_id().to_owned()
-}
-
-async fn facebook_token(sb: &TestSandbox, user: &str, expires_in: u64) -> String {
-    let endpoint = sb.sandbox.state.topology.region(PRIMARY).unwrap().url();
-    let resp = reqwest::Client::new()
-        .post(format!("{endpoint}/sandbox/facebook/token"))
-        .json(&json!({"appId": APP_ID, "userId": user, "name": "Test Rider", "expiresIn": expires_in}))
-        .send()
-        .await
-        .unwrap();
-    resp.json::<Value>().await.unwrap()["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Logs a Facebook user in through Cognito: (credentials, identity id).
-async fn facebook_user(
-    sb: &TestSandbox,
-    api: &str,
-    user: &str,
-) -> (aws_credential_types::Credentials, String) {
-    let pool = identity_pool(sb, api).await;
-    let token = facebook_token(sb, user, 3600).await;
-    let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(PRIMARY));
-    let id = cognito
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins("graph.facebook.com", &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let again = cognito
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins("graph.facebook.com", &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    assert_eq!(id, again, "one Facebook user, one identity");
-    let creds = cognito
-        .get_credentials_for_identity()
-        .identity_id(&id)
-        .logins("graph.facebook.com", &token)
-        .send()
-        .await
-        .unwrap()
-        .credentials
-        .unwrap();
-    (
-        aws_credential_types::Credentials::new(
-            creds.access_key_id().unwrap(),
-            creds.secret_key().unwrap(),
-            creds.session_token().map(str::to_owned),
-            None,
-            "cognito",
-        ),
-        id,
-    )
-}
-
 #[tokio::test]
 async fn facebook_logins_through_cognito_keep_users_apart() {
     let sb = TestSandbox::start();
-    let d = deploy(&sb).await;
+    let d = deploy(&sb, &ticket_bootstrap()).await;
     let (alice, alice_id) = facebook_user(&sb, &d.api, "10000000001").await;
     let (bob, _) = facebook_user(&sb, &d.api, "10000000002").await;
 
