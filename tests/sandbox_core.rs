@@ -929,3 +929,60 @@ async fn credentials_file_is_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[tokio::test]
+async fn a_stream_policy_denying_the_replication_service_pauses_reads_from_the_source() {
+    let sb = TestSandbox::start();
+    let (eu, ap) = global_table(&sb).await;
+    let stream_arn = eu
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    // FIS's stream statement: deny the stream actions to the replication role.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": ["dynamodb:GetRecords", "dynamodb:DescribeStream", "dynamodb:GetShardIterator"],
+            "Resource": stream_arn,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:role/aws-service-role/replication.dynamodb.amazonaws.com/AWSServiceRoleForDynamoDBReplication"}}
+        }]
+    });
+    eu.put_resource_policy()
+        .resource_arn(&stream_arn)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    put(&eu, "held", "held at the source").await;
+    let reason = eventually("ap to report the source's refusal", WAIT, || async {
+        let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
+        subs.iter().find(|s| s.source == PRIMARY)?.paused.clone()
+    })
+    .await;
+    assert!(reason.contains(PRIMARY), "{reason}");
+    assert_eq!(text_of(&ap, "held").await, None);
+    // Ordinary callers still read the stream.
+    sb.streams(PRIMARY)
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .expect("the policy names only the replication role");
+    eu.delete_resource_policy()
+        .resource_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap();
+    eventually("replication to resume", WAIT, || async {
+        text_of(&ap, "held").await
+    })
+    .await;
+}

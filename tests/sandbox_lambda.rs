@@ -24,6 +24,8 @@ while True:
     r = urllib.request.urlopen(f"{base}/next")
     rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
     event = json.loads(r.read() or b"null") or {}
+    if isinstance(event.get("body"), str):
+        event = json.loads(event["body"] or "null") or {}
     action = event.get("action")
     if action == "sleep":
         time.sleep(event["seconds"])
@@ -416,4 +418,111 @@ async fn the_ticket_lambda_serves_health_from_its_regions_table() {
     })
     .await;
     assert_eq!(count, 1);
+}
+
+/// A REST API whose `{proxy+}` resource sends everything to `function`,
+/// with an integration timeout of `timeout_ms`; returns the stage URL.
+async fn proxy_api(sb: &TestSandbox, function: &str, timeout_ms: i32) -> String {
+    let apigw = sb.apigateway(PRIMARY);
+    let api = apigw.create_rest_api().name("proxy").send().await.unwrap();
+    let id = api.id.unwrap();
+    let proxy = apigw
+        .create_resource()
+        .rest_api_id(&id)
+        .parent_id(api.root_resource_id.unwrap())
+        .path_part("{proxy+}")
+        .send()
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(&id)
+        .resource_id(&proxy)
+        .http_method("ANY")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:lambda:{PRIMARY}:000000000000:function:{function}");
+    apigw
+        .put_integration()
+        .rest_api_id(&id)
+        .resource_id(&proxy)
+        .http_method("ANY")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::AwsProxy)
+        .integration_http_method("POST")
+        .uri(format!(
+            "arn:aws:apigateway:{PRIMARY}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        ))
+        .timeout_in_millis(timeout_ms)
+        .send()
+        .await
+        .unwrap();
+    sb.lambda(PRIMARY)
+        .add_permission()
+        .function_name(function)
+        .statement_id("apigateway")
+        .action("lambda:InvokeFunction")
+        .principal("apigateway.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_deployment()
+        .rest_api_id(&id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    let endpoint = sb.sandbox.state.topology.region(PRIMARY).unwrap().url();
+    format!("{endpoint}/restapis/{id}/prod/_user_request_")
+}
+
+#[tokio::test]
+async fn the_gateway_maps_function_failures_as_api_gateway_does() {
+    let sb = TestSandbox::start();
+    // The echo script answers with its own JSON, which is not a proxy
+    // response (no statusCode): malformed output.
+    create(&sb, "echo", zip_bootstrap(SCRIPT.as_bytes()), 5, &[]).await;
+    let base = proxy_api(&sb, "echo", 300).await;
+    let http = reqwest::Client::new();
+    let expect = |status: u16| {
+        move |resp: reqwest::Response| {
+            assert_eq!(resp.status(), status);
+            assert_eq!(
+                resp.headers()["x-amzn-errortype"],
+                "InternalServerErrorException"
+            );
+            assert!(resp.headers().contains_key("x-amzn-requestid"));
+        }
+    };
+    expect(502)(
+        http.post(format!("{base}/anything"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    );
+    // An unhandled function error: 502.
+    expect(502)(
+        http.post(format!("{base}/x"))
+            .body(r#"{"action":"fail"}"#)
+            .send()
+            .await
+            .unwrap(),
+    );
+    // Past the integration timeout (300 ms here; 29 s by default): 504.
+    let resp = http
+        .post(format!("{base}/x"))
+        .body(r#"{"action":"sleep","seconds":2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 504);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"message": "Endpoint request timed out"}"#
+    );
 }

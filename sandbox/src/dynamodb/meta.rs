@@ -163,6 +163,15 @@ impl Meta {
         })
     }
 
+    /// Policy documents on ARNs under `prefix` (a table's streams).
+    pub fn policies_under(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT policy FROM policies WHERE arn LIKE ?1")?;
+            let rows = st.query_map(params![format!("{prefix}%")], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Deletes policies on `table` and its streams.
     pub fn delete_policies_of(&self, table_arn: &str) -> anyhow::Result<()> {
         self.with(|c| {

@@ -397,7 +397,12 @@ impl Dynamo {
                 .map(|t| table_name_of(t).to_owned()),
         }?;
         let arn = table_arn(&self.region, &table);
-        if self.replication_denied(&arn, "dynamodb:ReadDataForReplication") {
+        let action = format!("dynamodb:{op}");
+        if replication_denied(
+            &self.meta,
+            &arn,
+            &["dynamodb:ReadDataForReplication", &action],
+        ) {
             let message = format!(
                 "User: {} is not authorized to perform: dynamodb:ReadDataForReplication on resource: {arn} with an explicit deny in a resource-based policy",
                 principal.arn()
@@ -409,12 +414,6 @@ impl Dynamo {
             ));
         }
         None
-    }
-
-    /// Whether the policies on `table_arn` (or its streams) deny `action`
-    /// to the replication service right now.
-    pub fn replication_denied(&self, table_arn: &str, action: &str) -> bool {
-        replication_denied(&self.meta, table_arn, action)
     }
 
     // --- resource policies ---
@@ -797,14 +796,26 @@ impl Dynamo {
 
 /// Whether the policies on a table (or its streams) deny `action` to the
 /// replication service now.
-pub fn replication_denied(meta: &Meta, table_arn: &str, action: &str) -> bool {
+pub fn replication_denied(meta: &Meta, table_arn: &str, actions: &[&str]) -> bool {
     let ctx = policy::RequestContext {
         principal_arn: &crate::credentials::replication_role_arn(),
         principal_service: Some(REPLICATION_SERVICE),
         now: OffsetDateTime::now_utc(),
     };
-    let table_policy = meta.policy(table_arn).ok().flatten();
-    table_policy.is_some_and(|(doc, _)| policy::denies(&doc, action, &ctx))
+    // The table's policy, and its streams' (FIS pauses both).
+    let mut docs: Vec<String> = meta
+        .policy(table_arn)
+        .ok()
+        .flatten()
+        .map(|(d, _)| d)
+        .into_iter()
+        .collect();
+    docs.extend(
+        meta.policies_under(&format!("{table_arn}/stream/"))
+            .unwrap_or_default(),
+    );
+    docs.iter()
+        .any(|d| actions.iter().any(|a| policy::denies(d, a, &ctx)))
 }
 
 /// Index definitions as `CreateTable` takes them (descriptions carry

@@ -499,7 +499,7 @@ impl Replicator {
     ) -> anyhow::Result<()> {
         let arn = super::table_arn(&self.region, table);
         loop {
-            if super::replication_denied(&self.meta, &arn, "dynamodb:WriteDataForReplication") {
+            if super::replication_denied(&self.meta, &arn, &["dynamodb:WriteDataForReplication"]) {
                 self.update_status(source, table, |s| {
                     s.paused = Some(format!(
                         "a resource policy on {table} in {} denies replication writes",
