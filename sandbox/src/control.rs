@@ -136,6 +136,15 @@ impl ControlClient {
         Ok(v["allowed"].as_bool().unwrap_or(false))
     }
 
+    /// A health check's status and checker history (global process).
+    pub async fn health_check(&self, id: &str) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .get(format!("{}/route53/healthchecks/{id}", self.base)),
+        )
+        .await
+    }
+
     pub async fn replication(&self) -> anyhow::Result<ReplicationReport> {
         self.send(self.http.get(format!("{}/replication", self.base)))
             .await

@@ -80,6 +80,10 @@ pub async fn serve(
             let state = Arc::new(GlobalProcess {
                 topology: topology.clone(),
                 iam: Iam::open(data.join("iam.json"))?,
+                route53: crate::route53::Route53::open(
+                    data.join("route53.json"),
+                    topology.clone(),
+                )?,
                 secrets,
             });
             Router::new().fallback(global_handler).with_state(state)
@@ -441,6 +445,7 @@ fn unknown_service(method: &Method, path: &str) -> Response {
 struct GlobalProcess {
     topology: Topology,
     iam: Iam,
+    route53: Arc<crate::route53::Route53>,
     secrets: Arc<SandboxSecrets>,
 }
 
@@ -450,6 +455,16 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
     if path.starts_with(control::PREFIX) {
         return match path.trim_start_matches(control::PREFIX) {
             "ready" => ready(GLOBAL),
+            route
+                if route.starts_with("route53/healthchecks/")
+                    && authorised(&parts.headers, &g.secrets) =>
+            {
+                let id = route.trim_start_matches("route53/healthchecks/");
+                match crate::route53::health::report(&g.route53, id) {
+                    Some(v) => axum::Json(v).into_response(),
+                    None => control_error(StatusCode::NOT_FOUND, format!("no health check {id}")),
+                }
+            }
             "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
                 let body = axum::body::to_bytes(body, MAX_BODY)
                     .await
@@ -485,6 +500,38 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
             );
         }
     };
+    if path.starts_with("/2013-04-01/") {
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        // Route 53 is global and signed for us-east-1, as on AWS.
+        let expect = Expect {
+            regions: &["us-east-1"],
+            service: "route53",
+        };
+        if let Err(failure) = sigv4::verify(
+            parts.method.as_str(),
+            path_and_query,
+            &parts.headers,
+            &body,
+            &g.secrets,
+            expect,
+        ) {
+            let code = match failure {
+                sigv4::AuthFailure::Missing => "MissingAuthenticationToken",
+                sigv4::AuthFailure::Incomplete(_) => "IncompleteSignature",
+                sigv4::AuthFailure::UnknownKey => "InvalidClientTokenId",
+                sigv4::AuthFailure::ExpiredToken => "ExpiredToken",
+                _ => "SignatureDoesNotMatch",
+            };
+            return crate::route53::error(StatusCode::FORBIDDEN, code, &failure.message());
+        }
+        return g
+            .route53
+            .handle(&parts.method, &path, parts.uri.query(), &body);
+    }
     let query = QueryRequest::parse(&body, parts.uri.query());
     // The service: the SigV4 scope's, else the awsQuery API version.
     let service = sigv4::scope(&parts.headers)

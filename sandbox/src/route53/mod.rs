@@ -1,0 +1,1041 @@
+//! Route 53 in the global process: hosted zones and record sets (failover,
+//! weighted and alias routing; atomic, validated change batches), health
+//! checks, and the answers those records give (see [`Route53::resolve`]),
+//! which the health checkers ([`health`]) use to find their targets.
+
+pub mod health;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::response::Response;
+use http::{HeaderValue, Method, StatusCode};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::topology::{Topology, write_atomic};
+use crate::wire::{request_id, respond, xml_escape};
+use crate::xml::Element;
+
+const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
+
+/// An alias target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    pub zone_id: String,
+    pub dns_name: String,
+    pub evaluate: bool,
+}
+
+/// One resource record set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSet {
+    pub name: String,
+    pub rtype: String,
+    pub set_id: Option<String>,
+    pub weight: Option<u64>,
+    pub failover: Option<String>,
+    pub ttl: Option<u64>,
+    pub values: Vec<String>,
+    pub alias: Option<Alias>,
+    pub health_check_id: Option<String>,
+}
+
+impl RecordSet {
+    fn same_identity(&self, other: &RecordSet) -> bool {
+        self.name == other.name && self.rtype == other.rtype && self.set_id == other.set_id
+    }
+
+    fn describe(&self) -> String {
+        match &self.set_id {
+            Some(id) => format!(
+                "[name='{}', type='{}', set-identifier='{id}']",
+                self.name, self.rtype
+            ),
+            None => format!("[name='{}', type='{}']", self.name, self.rtype),
+        }
+    }
+
+    fn xml(&self) -> String {
+        let mut x = format!(
+            "<ResourceRecordSet><Name>{}</Name><Type>{}</Type>",
+            xml_escape(&self.name),
+            self.rtype
+        );
+        if let Some(id) = &self.set_id {
+            x.push_str(&format!(
+                "<SetIdentifier>{}</SetIdentifier>",
+                xml_escape(id)
+            ));
+        }
+        if let Some(w) = self.weight {
+            x.push_str(&format!("<Weight>{w}</Weight>"));
+        }
+        if let Some(f) = &self.failover {
+            x.push_str(&format!("<Failover>{f}</Failover>"));
+        }
+        if let Some(ttl) = self.ttl {
+            x.push_str(&format!("<TTL>{ttl}</TTL>"));
+        }
+        if !self.values.is_empty() {
+            x.push_str("<ResourceRecords>");
+            for v in &self.values {
+                x.push_str(&format!(
+                    "<ResourceRecord><Value>{}</Value></ResourceRecord>",
+                    xml_escape(v)
+                ));
+            }
+            x.push_str("</ResourceRecords>");
+        }
+        if let Some(a) = &self.alias {
+            x.push_str(&format!(
+                "<AliasTarget><HostedZoneId>{}</HostedZoneId><DNSName>{}</DNSName><EvaluateTargetHealth>{}</EvaluateTargetHealth></AliasTarget>",
+                xml_escape(&a.zone_id),
+                xml_escape(&a.dns_name),
+                a.evaluate
+            ));
+        }
+        if let Some(h) = &self.health_check_id {
+            x.push_str(&format!("<HealthCheckId>{}</HealthCheckId>", xml_escape(h)));
+        }
+        x.push_str("</ResourceRecordSet>");
+        x
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    pub caller_reference: String,
+    pub comment: String,
+    pub records: Vec<RecordSet>,
+}
+
+/// A health check's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckConfig {
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub fqdn: Option<String>,
+    pub interval: u32,
+    pub threshold: u32,
+    pub inverted: bool,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub id: String,
+    pub caller_reference: String,
+    pub config: HealthCheckConfig,
+    pub version: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub zones: BTreeMap<String, Zone>,
+    pub health_checks: BTreeMap<String, HealthCheck>,
+    /// Change id → submitted at (unix ms).
+    pub changes: BTreeMap<String, i64>,
+}
+
+pub struct Route53 {
+    file: PathBuf,
+    pub topology: Topology,
+    pub state: Mutex<State>,
+    pub checkers: Arc<health::Checkers>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn iso_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn new_id(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let tail: String = (0..13)
+        .map(|_| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[rng.random_range(0..36)] as char)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// A Route 53 error in the standard envelope.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let kind = if status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let body = format!(
+        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{NS}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+        xml_escape(message),
+        request_id()
+    );
+    respond(status, "text/xml", "x-amzn-RequestId", body)
+}
+
+fn ok(status: StatusCode, element: &str, inner: String) -> Response {
+    respond(
+        status,
+        "text/xml",
+        "x-amzn-RequestId",
+        format!("<?xml version=\"1.0\"?>\n<{element} xmlns=\"{NS}\">{inner}</{element}>"),
+    )
+}
+
+/// Lower-cases a DNS name and adds the trailing dot.
+pub fn fqdn(name: &str) -> String {
+    let n = name.trim().to_ascii_lowercase();
+    if n.ends_with('.') { n } else { format!("{n}.") }
+}
+
+fn zone_id_of(raw: &str) -> &str {
+    raw.trim_start_matches("/hostedzone/")
+}
+
+impl Zone {
+    fn xml(&self) -> String {
+        format!(
+            "<HostedZone><Id>/hostedzone/{}</Id><Name>{}</Name><CallerReference>{}</CallerReference><Config><Comment>{}</Comment><PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>{}</ResourceRecordSetCount></HostedZone>",
+            self.id,
+            xml_escape(&self.name),
+            xml_escape(&self.caller_reference),
+            xml_escape(&self.comment),
+            self.records.len()
+        )
+    }
+
+    fn delegation(&self) -> String {
+        "<DelegationSet><NameServers><NameServer>ns-1.sandbox.wildrydes.test</NameServer><NameServer>ns-2.sandbox.wildrydes.test</NameServer></NameServers></DelegationSet>".into()
+    }
+}
+
+impl HealthCheck {
+    fn xml(&self) -> String {
+        let c = &self.config;
+        let mut x = String::new();
+        if let Some(ip) = &c.ip {
+            x.push_str(&format!("<IPAddress>{ip}</IPAddress>"));
+        }
+        if let Some(p) = c.port {
+            x.push_str(&format!("<Port>{p}</Port>"));
+        }
+        x.push_str(&format!("<Type>{}</Type>", c.kind));
+        if let Some(p) = &c.path {
+            x.push_str(&format!("<ResourcePath>{}</ResourcePath>", xml_escape(p)));
+        }
+        if let Some(f) = &c.fqdn {
+            x.push_str(&format!(
+                "<FullyQualifiedDomainName>{}</FullyQualifiedDomainName>",
+                xml_escape(f)
+            ));
+        }
+        x.push_str(&format!(
+            "<RequestInterval>{}</RequestInterval><FailureThreshold>{}</FailureThreshold><MeasureLatency>false</MeasureLatency><Inverted>{}</Inverted><Disabled>{}</Disabled><EnableSNI>{}</EnableSNI>",
+            c.interval,
+            c.threshold,
+            c.inverted,
+            c.disabled,
+            c.kind == "HTTPS"
+        ));
+        format!(
+            "<HealthCheck><Id>{}</Id><CallerReference>{}</CallerReference><HealthCheckConfig>{x}</HealthCheckConfig><HealthCheckVersion>{}</HealthCheckVersion></HealthCheck>",
+            self.id,
+            xml_escape(&self.caller_reference),
+            self.version
+        )
+    }
+}
+
+fn parse_record(e: &Element) -> Result<RecordSet, String> {
+    let name = fqdn(e.text_of("Name").ok_or("ResourceRecordSet needs a Name")?);
+    let rtype = e
+        .text_of("Type")
+        .ok_or("ResourceRecordSet needs a Type")?
+        .to_ascii_uppercase();
+    if !matches!(
+        rtype.as_str(),
+        "A" | "AAAA" | "CNAME" | "TXT" | "NS" | "SOA" | "MX"
+    ) {
+        return Err(format!("The sandbox does not serve {rtype} records"));
+    }
+    let alias = e.child("AliasTarget").map(|a| Alias {
+        zone_id: a.text_of("HostedZoneId").unwrap_or_default().to_owned(),
+        dns_name: fqdn(a.text_of("DNSName").unwrap_or_default()),
+        evaluate: a.text_of("EvaluateTargetHealth") == Some("true"),
+    });
+    let values: Vec<String> = e
+        .child("ResourceRecords")
+        .map(|r| {
+            r.all("ResourceRecord")
+                .filter_map(|v| v.text_of("Value").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ttl = e
+        .text_of("TTL")
+        .map(|t| t.parse::<u64>().map_err(|_| format!("Invalid TTL {t}")))
+        .transpose()?;
+    let set = RecordSet {
+        name,
+        rtype,
+        set_id: e.text_of("SetIdentifier").map(str::to_owned),
+        weight: e.text_of("Weight").and_then(|w| w.parse().ok()),
+        failover: e.text_of("Failover").map(str::to_owned),
+        ttl,
+        values,
+        alias,
+        health_check_id: e.text_of("HealthCheckId").map(str::to_owned),
+    };
+    if set.alias.is_some() && (set.ttl.is_some() || !set.values.is_empty()) {
+        return Err(format!(
+            "Alias record set {} must not have a TTL or resource records",
+            set.describe()
+        ));
+    }
+    if set.alias.is_none() && (set.ttl.is_none() || set.values.is_empty()) {
+        return Err(format!(
+            "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found none in Change with [Action=?, Name={}, Type={}, SetIdentifier={}]",
+            set.name,
+            set.rtype,
+            set.set_id.as_deref().unwrap_or("null")
+        ));
+    }
+    if (set.failover.is_some() || set.weight.is_some()) && set.set_id.is_none() {
+        return Err(format!(
+            "Invalid request: Missing field 'SetIdentifier' in Change with [Action=?, Name={}, Type={}]",
+            set.name, set.rtype
+        ));
+    }
+    if let Some(f) = &set.failover
+        && f != "PRIMARY"
+        && f != "SECONDARY"
+    {
+        return Err(format!("Invalid failover value {f}: PRIMARY or SECONDARY"));
+    }
+    Ok(set)
+}
+
+fn parse_health_check_config(
+    c: &Element,
+    base: Option<&HealthCheckConfig>,
+) -> Result<HealthCheckConfig, String> {
+    let kind = c
+        .text_of("Type")
+        .map(str::to_owned)
+        .or(base.map(|b| b.kind.clone()))
+        .ok_or("Type is required")?;
+    if !matches!(kind.as_str(), "HTTP" | "HTTPS" | "TCP") {
+        return Err(format!(
+            "The sandbox supports HTTP, HTTPS and TCP health checks, not {kind}"
+        ));
+    }
+    let num = |name: &str| {
+        c.text_of(name)
+            .map(|v| v.parse::<u32>().map_err(|_| format!("Invalid {name} {v}")))
+            .transpose()
+    };
+    let cfg = HealthCheckConfig {
+        ip: c
+            .text_of("IPAddress")
+            .map(str::to_owned)
+            .or(base.and_then(|b| b.ip.clone())),
+        port: num("Port")?.map(|p| p as u16).or(base.and_then(|b| b.port)),
+        path: c
+            .text_of("ResourcePath")
+            .map(str::to_owned)
+            .or(base.and_then(|b| b.path.clone())),
+        fqdn: c
+            .text_of("FullyQualifiedDomainName")
+            .map(str::to_owned)
+            .or(base.and_then(|b| b.fqdn.clone())),
+        interval: num("RequestInterval")?
+            .or(base.map(|b| b.interval))
+            .unwrap_or(30),
+        threshold: num("FailureThreshold")?
+            .or(base.map(|b| b.threshold))
+            .unwrap_or(3),
+        inverted: c
+            .text_of("Inverted")
+            .map(|v| v == "true")
+            .or(base.map(|b| b.inverted))
+            .unwrap_or(false),
+        disabled: c
+            .text_of("Disabled")
+            .map(|v| v == "true")
+            .or(base.map(|b| b.disabled))
+            .unwrap_or(false),
+        kind,
+    };
+    if cfg.ip.is_none() && cfg.fqdn.is_none() {
+        return Err("A health check needs an IPAddress or a FullyQualifiedDomainName".into());
+    }
+    // The sandbox allows intervals AWS refuses (1 s and up), so drills run
+    // fast; the CLI validates 10 or 30 for AWS.
+    if !(1..=30).contains(&cfg.interval) || !(1..=10).contains(&cfg.threshold) {
+        return Err(
+            "RequestInterval must be 1 to 30 (AWS: 10 or 30) and FailureThreshold 1 to 10".into(),
+        );
+    }
+    Ok(cfg)
+}
+
+impl Route53 {
+    pub fn open(file: PathBuf, topology: Topology) -> anyhow::Result<Arc<Self>> {
+        let state = match std::fs::read_to_string(&file) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => State::default(),
+        };
+        let r = Arc::new(Route53 {
+            file,
+            topology,
+            state: Mutex::new(state),
+            checkers: Arc::new(health::Checkers::default()),
+        });
+        health::Checkers::sync(&r);
+        Ok(r)
+    }
+
+    fn save(&self, s: &State) {
+        if let Ok(t) = serde_json::to_vec(s) {
+            let _ = write_atomic(&self.file, &t, 0o644);
+        }
+    }
+
+    fn change_info(s: &mut State) -> String {
+        let id = new_id("C");
+        let at = now_ms();
+        s.changes.insert(id.clone(), at);
+        format!(
+            "<ChangeInfo><Id>/change/{id}</Id><Status>PENDING</Status><SubmittedAt>{}</SubmittedAt></ChangeInfo>",
+            iso_ms(at)
+        )
+    }
+
+    pub fn handle(
+        self: &Arc<Self>,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Response {
+        let params: BTreeMap<String, String> =
+            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+        let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let doc = Element::parse(body);
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut *guard;
+        let resp = self.route(method.as_str(), &seg, &params, doc.as_ref(), s);
+        if *method != Method::GET && resp.status().is_success() {
+            self.save(s);
+        }
+        drop(guard);
+        if path.contains("healthcheck") && *method != Method::GET {
+            health::Checkers::sync(self);
+        }
+        resp
+    }
+
+    fn route(
+        &self,
+        method: &str,
+        seg: &[&str],
+        params: &BTreeMap<String, String>,
+        doc: Option<&Element>,
+        s: &mut State,
+    ) -> Response {
+        let bad_input = |m: &str| error(StatusCode::BAD_REQUEST, "InvalidInput", m);
+        let no_zone = |id: &str| {
+            error(
+                StatusCode::NOT_FOUND,
+                "NoSuchHostedZone",
+                &format!("No hosted zone found with ID: {id}"),
+            )
+        };
+        let no_check = |id: &str| {
+            error(
+                StatusCode::NOT_FOUND,
+                "NoSuchHealthCheck",
+                &format!("A health check with id {id} does not exist."),
+            )
+        };
+        match (method, seg) {
+            ("POST", ["2013-04-01", "hostedzone"]) => {
+                let Some(doc) = doc else {
+                    return bad_input("The request body is not valid XML");
+                };
+                let (Some(name), Some(caller)) =
+                    (doc.text_of("Name"), doc.text_of("CallerReference"))
+                else {
+                    return bad_input("Name and CallerReference are required");
+                };
+                if s.zones.values().any(|z| z.caller_reference == caller) {
+                    return error(
+                        StatusCode::CONFLICT,
+                        "HostedZoneAlreadyExists",
+                        &format!(
+                            "A hosted zone has already been created with the specified caller reference {caller}"
+                        ),
+                    );
+                }
+                let name = fqdn(name);
+                let id = new_id("Z");
+                let soa = RecordSet { name: name.clone(), rtype: "SOA".into(), set_id: None, weight: None, failover: None, ttl: Some(900), values: vec!["ns-1.sandbox.wildrydes.test. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400".into()], alias: None, health_check_id: None };
+                let ns = RecordSet {
+                    rtype: "NS".into(),
+                    ttl: Some(172800),
+                    values: vec![
+                        "ns-1.sandbox.wildrydes.test.".into(),
+                        "ns-2.sandbox.wildrydes.test.".into(),
+                    ],
+                    ..soa.clone()
+                };
+                let zone = Zone {
+                    id: id.clone(),
+                    name,
+                    caller_reference: caller.to_owned(),
+                    comment: doc
+                        .child("HostedZoneConfig")
+                        .and_then(|c| c.text_of("Comment"))
+                        .unwrap_or("")
+                        .to_owned(),
+                    records: vec![ns, soa],
+                };
+                let inner = format!(
+                    "{}{}{}",
+                    zone.xml(),
+                    Self::change_info(s),
+                    zone.delegation()
+                );
+                s.zones.insert(id.clone(), zone);
+                let mut r = ok(StatusCode::CREATED, "CreateHostedZoneResponse", inner);
+                r.headers_mut().insert(
+                    http::header::LOCATION,
+                    HeaderValue::from_str(&format!(
+                        "https://route53.amazonaws.com/2013-04-01/hostedzone/{id}"
+                    ))
+                    .expect("ASCII"),
+                );
+                r
+            }
+            ("GET", ["2013-04-01", "hostedzone"]) => {
+                let zones: String = s.zones.values().map(Zone::xml).collect();
+                ok(
+                    StatusCode::OK,
+                    "ListHostedZonesResponse",
+                    format!(
+                        "<HostedZones>{zones}</HostedZones><Marker></Marker><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>"
+                    ),
+                )
+            }
+            ("GET", ["2013-04-01", "hostedzonesbyname"]) => {
+                let from = params.get("dnsname").map(|n| fqdn(n));
+                let mut zones: Vec<&Zone> = s.zones.values().collect();
+                zones.sort_by_key(|z| z.name.split('.').rev().collect::<Vec<_>>().join("."));
+                let key = |n: &str| n.split('.').rev().collect::<Vec<_>>().join(".");
+                let listed: String = zones
+                    .into_iter()
+                    .filter(|z| from.as_ref().is_none_or(|f| key(&z.name) >= key(f)))
+                    .map(Zone::xml)
+                    .collect();
+                let dns = from
+                    .map(|f| format!("<DNSName>{}</DNSName>", xml_escape(&f)))
+                    .unwrap_or_default();
+                ok(
+                    StatusCode::OK,
+                    "ListHostedZonesByNameResponse",
+                    format!(
+                        "<HostedZones>{listed}</HostedZones>{dns}<IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>"
+                    ),
+                )
+            }
+            ("GET", ["2013-04-01", "hostedzone", id]) => match s.zones.get(zone_id_of(id)) {
+                Some(z) => ok(
+                    StatusCode::OK,
+                    "GetHostedZoneResponse",
+                    format!("{}{}", z.xml(), z.delegation()),
+                ),
+                None => no_zone(id),
+            },
+            ("DELETE", ["2013-04-01", "hostedzone", id]) => {
+                let id = zone_id_of(id).to_owned();
+                match s.zones.get(&id) {
+                    None => no_zone(&id),
+                    Some(z)
+                        if z.records.iter().any(|r| {
+                            !(r.name == z.name && (r.rtype == "SOA" || r.rtype == "NS"))
+                        }) =>
+                    {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            "HostedZoneNotEmpty",
+                            "The specified hosted zone contains non-required resource record sets and so cannot be deleted.",
+                        )
+                    }
+                    Some(_) => {
+                        s.zones.remove(&id);
+                        let info = Self::change_info(s);
+                        ok(StatusCode::OK, "DeleteHostedZoneResponse", info)
+                    }
+                }
+            }
+            ("POST", ["2013-04-01", "hostedzone", id, "rrset"]) => {
+                let id = zone_id_of(id).to_owned();
+                let Some(doc) = doc else {
+                    return bad_input("The request body is not valid XML");
+                };
+                let checks: Vec<String> = s.health_checks.keys().cloned().collect();
+                let Some(zone) = s.zones.get_mut(&id) else {
+                    return no_zone(&id);
+                };
+                let changes: Vec<&Element> = doc
+                    .child("ChangeBatch")
+                    .and_then(|b| b.child("Changes"))
+                    .map(|c| c.all("Change").collect())
+                    .unwrap_or_default();
+                if changes.is_empty() {
+                    return bad_input("ChangeBatch needs at least one Change");
+                }
+                let mut records = zone.records.clone();
+                let mut problems = Vec::new();
+                for change in changes {
+                    let action = change.text_of("Action").unwrap_or_default();
+                    let set = match change.child("ResourceRecordSet").map(parse_record) {
+                        Some(Ok(set)) => set,
+                        Some(Err(m)) => return bad_input(&m),
+                        None => return bad_input("Change needs a ResourceRecordSet"),
+                    };
+                    if !(set.name == zone.name || set.name.ends_with(&format!(".{}", zone.name))) {
+                        problems.push(format!(
+                            "RRSet with DNS name {} is not permitted in zone {}",
+                            set.name, zone.name
+                        ));
+                        continue;
+                    }
+                    if let Some(hc) = &set.health_check_id
+                        && !checks.contains(hc)
+                    {
+                        problems.push(format!(
+                            "The health check {hc} referenced by {} does not exist",
+                            set.describe()
+                        ));
+                        continue;
+                    }
+                    let existing = records.iter().position(|r| r.same_identity(&set));
+                    match (action, existing) {
+                        ("CREATE", Some(_)) => problems.push(format!("Tried to create resource record set {} but it already exists", set.describe())),
+                        ("CREATE", None) | ("UPSERT", None) => records.push(set),
+                        ("UPSERT", Some(i)) => records[i] = set,
+                        ("DELETE", None) => problems.push(format!("Tried to delete resource record set {} but it was not found", set.describe())),
+                        ("DELETE", Some(i)) if records[i] != set => problems.push(format!("Tried to delete resource record set {} but the values provided do not match the current values", set.describe())),
+                        ("DELETE", Some(i)) => {
+                            records.remove(i);
+                        }
+                        (other, _) => return bad_input(&format!("Invalid Action {other}: CREATE, DELETE or UPSERT")),
+                    }
+                }
+                if !problems.is_empty() {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidChangeBatch",
+                        &format!("[{}]", problems.join(", ")),
+                    );
+                }
+                zone.records = records;
+                let info = Self::change_info(s);
+                ok(StatusCode::OK, "ChangeResourceRecordSetsResponse", info)
+            }
+            ("GET", ["2013-04-01", "hostedzone", id, "rrset"]) => {
+                let Some(zone) = s.zones.get(zone_id_of(id)) else {
+                    return no_zone(id);
+                };
+                let mut sorted = zone.records.clone();
+                let key = |r: &RecordSet| {
+                    (
+                        r.name.split('.').rev().collect::<Vec<_>>().join("."),
+                        r.rtype.clone(),
+                        r.set_id.clone().unwrap_or_default(),
+                    )
+                };
+                sorted.sort_by_key(key);
+                let start = params.get("name").map(|n| {
+                    (
+                        fqdn(n).split('.').rev().collect::<Vec<_>>().join("."),
+                        params.get("type").cloned().unwrap_or_default(),
+                        params.get("identifier").cloned().unwrap_or_default(),
+                    )
+                });
+                let max = params
+                    .get("maxitems")
+                    .and_then(|m| m.parse::<usize>().ok())
+                    .unwrap_or(300)
+                    .clamp(1, 300);
+                let page: Vec<&RecordSet> = sorted
+                    .iter()
+                    .filter(|r| start.as_ref().is_none_or(|s| key(r) >= *s))
+                    .take(max + 1)
+                    .collect();
+                let truncated = page.len() > max;
+                let items: String = page.iter().take(max).map(|r| r.xml()).collect();
+                let mut next = String::new();
+                if truncated {
+                    let n = page[max];
+                    next = format!(
+                        "<NextRecordName>{}</NextRecordName><NextRecordType>{}</NextRecordType>",
+                        xml_escape(&n.name),
+                        n.rtype
+                    );
+                    if let Some(id) = &n.set_id {
+                        next.push_str(&format!(
+                            "<NextRecordIdentifier>{}</NextRecordIdentifier>",
+                            xml_escape(id)
+                        ));
+                    }
+                }
+                ok(
+                    StatusCode::OK,
+                    "ListResourceRecordSetsResponse",
+                    format!(
+                        "<ResourceRecordSets>{items}</ResourceRecordSets><IsTruncated>{truncated}</IsTruncated>{next}<MaxItems>{max}</MaxItems>"
+                    ),
+                )
+            }
+            ("GET", ["2013-04-01", "change", id]) => {
+                let id = id.trim_start_matches("/change/");
+                match s.changes.get(id) {
+                    // Changes reach every (simulated) name server within 100 ms.
+                    Some(at) => {
+                        let status = if now_ms() - at >= 100 {
+                            "INSYNC"
+                        } else {
+                            "PENDING"
+                        };
+                        ok(
+                            StatusCode::OK,
+                            "GetChangeResponse",
+                            format!(
+                                "<ChangeInfo><Id>/change/{id}</Id><Status>{status}</Status><SubmittedAt>{}</SubmittedAt></ChangeInfo>",
+                                iso_ms(*at)
+                            ),
+                        )
+                    }
+                    None => error(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchChange",
+                        &format!("A change with the specified change ID does not exist: {id}"),
+                    ),
+                }
+            }
+            ("POST", ["2013-04-01", "healthcheck"]) => {
+                let Some(doc) = doc else {
+                    return bad_input("The request body is not valid XML");
+                };
+                let Some(caller) = doc.text_of("CallerReference") else {
+                    return bad_input("CallerReference is required");
+                };
+                let config = match doc
+                    .child("HealthCheckConfig")
+                    .map(|c| parse_health_check_config(c, None))
+                {
+                    Some(Ok(c)) => c,
+                    Some(Err(m)) => return bad_input(&m),
+                    None => return bad_input("HealthCheckConfig is required"),
+                };
+                if let Some(existing) = s
+                    .health_checks
+                    .values()
+                    .find(|h| h.caller_reference == caller)
+                {
+                    if existing.config == config {
+                        let x = existing.xml();
+                        return ok(StatusCode::CREATED, "CreateHealthCheckResponse", x);
+                    }
+                    return error(
+                        StatusCode::CONFLICT,
+                        "HealthCheckAlreadyExists",
+                        &format!(
+                            "A health check with the caller reference {caller} already exists with a different configuration"
+                        ),
+                    );
+                }
+                let hc = HealthCheck {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    caller_reference: caller.to_owned(),
+                    config,
+                    version: 1,
+                };
+                let x = hc.xml();
+                let mut r = ok(StatusCode::CREATED, "CreateHealthCheckResponse", x);
+                r.headers_mut().insert(
+                    http::header::LOCATION,
+                    HeaderValue::from_str(&format!(
+                        "https://route53.amazonaws.com/2013-04-01/healthcheck/{}",
+                        hc.id
+                    ))
+                    .expect("ASCII"),
+                );
+                s.health_checks.insert(hc.id.clone(), hc);
+                r
+            }
+            ("GET", ["2013-04-01", "healthcheck"]) => {
+                let items: String = s.health_checks.values().map(HealthCheck::xml).collect();
+                ok(
+                    StatusCode::OK,
+                    "ListHealthChecksResponse",
+                    format!(
+                        "<HealthChecks>{items}</HealthChecks><Marker></Marker><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>"
+                    ),
+                )
+            }
+            ("GET", ["2013-04-01", "healthcheck", id]) => match s.health_checks.get(*id) {
+                Some(h) => ok(StatusCode::OK, "GetHealthCheckResponse", h.xml()),
+                None => no_check(id),
+            },
+            ("POST", ["2013-04-01", "healthcheck", id]) => {
+                let Some(doc) = doc else {
+                    return bad_input("The request body is not valid XML");
+                };
+                let Some(h) = s.health_checks.get_mut(*id) else {
+                    return no_check(id);
+                };
+                if let Some(v) = doc.text_of("HealthCheckVersion")
+                    && v.parse::<u64>().ok() != Some(h.version)
+                {
+                    return error(
+                        StatusCode::CONFLICT,
+                        "HealthCheckVersionMismatch",
+                        &format!(
+                            "The value of HealthCheckVersion in the request ({v}) doesn't match the current version ({}).",
+                            h.version
+                        ),
+                    );
+                }
+                if doc.child("RequestInterval").is_some() {
+                    return bad_input(
+                        "RequestInterval cannot be changed after a health check is created",
+                    );
+                }
+                match parse_health_check_config(doc, Some(&h.config)) {
+                    Ok(c) => {
+                        h.config = c;
+                        h.version += 1;
+                        ok(StatusCode::OK, "UpdateHealthCheckResponse", h.xml())
+                    }
+                    Err(m) => bad_input(&m),
+                }
+            }
+            ("DELETE", ["2013-04-01", "healthcheck", id]) => {
+                if !s.health_checks.contains_key(*id) {
+                    return no_check(id);
+                }
+                if s.zones.values().any(|z| {
+                    z.records
+                        .iter()
+                        .any(|r| r.health_check_id.as_deref() == Some(*id))
+                }) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "HealthCheckInUse",
+                        &format!(
+                            "The health check {id} is still referenced from a resource record set."
+                        ),
+                    );
+                }
+                s.health_checks.remove(*id);
+                ok(StatusCode::OK, "DeleteHealthCheckResponse", String::new())
+            }
+            (
+                "GET",
+                [
+                    "2013-04-01",
+                    "healthcheck",
+                    id,
+                    kind @ ("status" | "lastfailurereason"),
+                ],
+            ) => {
+                if !s.health_checks.contains_key(*id) {
+                    return no_check(id);
+                }
+                let failures_only = *kind == "lastfailurereason";
+                let obs: String = self
+                    .checkers
+                    .observations(id)
+                    .into_iter()
+                    .filter(|o| !failures_only || o.last_failure.is_some())
+                    .map(|o| {
+                        let (status, at) = if failures_only { o.last_failure.clone().unwrap_or_default() } else { (o.status.clone(), o.checked_ms) };
+                        format!(
+                            "<HealthCheckObservation><Region>{}</Region><IPAddress>{}</IPAddress><StatusReport><Status>{}</Status><CheckedTime>{}</CheckedTime></StatusReport></HealthCheckObservation>",
+                            o.region,
+                            o.checker_ip,
+                            xml_escape(&status),
+                            iso_ms(at)
+                        )
+                    })
+                    .collect();
+                let element = if failures_only {
+                    "GetHealthCheckLastFailureReasonResponse"
+                } else {
+                    "GetHealthCheckStatusResponse"
+                };
+                ok(
+                    StatusCode::OK,
+                    element,
+                    format!("<HealthCheckObservations>{obs}</HealthCheckObservations>"),
+                )
+            }
+            _ => error(
+                StatusCode::NOT_FOUND,
+                "InvalidInput",
+                &format!("no Route 53 operation {method} /{}", seg.join("/")),
+            ),
+        }
+    }
+
+    /// The addresses `name` resolves to in the sandbox's zones now, with the
+    /// TTL, following aliases and evaluating failover (PRIMARY while its
+    /// health check is healthy or, for aliases with EvaluateTargetHealth,
+    /// while its target is; both unhealthy: PRIMARY, as Route 53 does).
+    pub fn resolve(&self, name: &str) -> Option<(Vec<IpAddr>, u64)> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.resolve_in(&state, &fqdn(name), 0)
+    }
+
+    fn resolve_in(&self, s: &State, name: &str, depth: u32) -> Option<(Vec<IpAddr>, u64)> {
+        if depth > 8 {
+            return None;
+        }
+        if let Some(ip) = self.service_address(name) {
+            return Some((vec![ip], 60));
+        }
+        let zone = s
+            .zones
+            .values()
+            .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
+            .max_by_key(|z| z.name.len())?;
+        let sets: Vec<&RecordSet> = zone
+            .records
+            .iter()
+            .filter(|r| r.name == name && (r.rtype == "A" || r.rtype == "CNAME"))
+            .collect();
+        let chosen = self.choose(s, &sets, depth)?;
+        match (&chosen.alias, chosen.rtype.as_str()) {
+            (Some(a), _) => self
+                .resolve_in(s, &a.dns_name, depth + 1)
+                .map(|(ips, ttl)| (ips, chosen.ttl.unwrap_or(ttl))),
+            (None, "CNAME") => self.resolve_in(s, &fqdn(chosen.values.first()?), depth + 1),
+            (None, _) => Some((
+                chosen
+                    .values
+                    .iter()
+                    .filter_map(|v| v.parse().ok())
+                    .collect(),
+                chosen.ttl.unwrap_or(300),
+            )),
+        }
+    }
+
+    fn healthy_record(&self, s: &State, r: &RecordSet, depth: u32) -> bool {
+        if let Some(hc) = &r.health_check_id
+            && !self.checkers.healthy(hc, s)
+        {
+            return false;
+        }
+        match &r.alias {
+            Some(a) if a.evaluate => self.target_healthy(s, &a.dns_name, depth + 1),
+            _ => true,
+        }
+    }
+
+    /// Whether an alias target has a healthy answer (records in a sandbox
+    /// zone); AWS service endpoints count as healthy.
+    fn target_healthy(&self, s: &State, name: &str, depth: u32) -> bool {
+        if depth > 8 || self.service_address(name).is_some() {
+            return true;
+        }
+        let Some(zone) = s
+            .zones
+            .values()
+            .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
+            .max_by_key(|z| z.name.len())
+        else {
+            return true;
+        };
+        zone.records
+            .iter()
+            .filter(|r| r.name == name && r.rtype == "A")
+            .any(|r| self.healthy_record(s, r, depth))
+    }
+
+    fn choose<'a>(&self, s: &State, sets: &[&'a RecordSet], depth: u32) -> Option<&'a RecordSet> {
+        let primary = sets
+            .iter()
+            .find(|r| r.failover.as_deref() == Some("PRIMARY"));
+        let secondary = sets
+            .iter()
+            .find(|r| r.failover.as_deref() == Some("SECONDARY"));
+        if primary.is_some() || secondary.is_some() {
+            return match (primary, secondary) {
+                (Some(p), Some(sec))
+                    if !self.healthy_record(s, p, depth) && self.healthy_record(s, sec, depth) =>
+                {
+                    Some(*sec)
+                }
+                (Some(p), _) => Some(*p),
+                (None, sec) => sec.copied(),
+            };
+        }
+        let weighted: Vec<&&RecordSet> = sets
+            .iter()
+            .filter(|r| r.weight.is_some() && self.healthy_record(s, r, depth))
+            .collect();
+        if !weighted.is_empty() {
+            let total: u64 = weighted.iter().map(|r| r.weight.unwrap_or(0)).sum();
+            if total == 0 {
+                return weighted.first().map(|r| **r);
+            }
+            let mut pick = rand::rng().random_range(0..total);
+            for r in weighted {
+                let w = r.weight.unwrap_or(0);
+                if pick < w {
+                    return Some(r);
+                }
+                pick -= w;
+            }
+        }
+        sets.first().copied()
+    }
+
+    /// Addresses of sandbox service endpoints, named as on AWS: API Gateway
+    /// regional domains and S3 website endpoints name their region.
+    fn service_address(&self, name: &str) -> Option<IpAddr> {
+        let name = name.trim_end_matches('.');
+        for endpoint in &self.topology.regions {
+            let r = &endpoint.name;
+            if name.ends_with(&format!(".execute-api.{r}.amazonaws.com"))
+                || name.ends_with(&format!(".s3-website.{r}.localhost"))
+                || name.ends_with(&format!("s3-website-{r}.amazonaws.com"))
+                || name.ends_with(&format!("s3-website.{r}.amazonaws.com"))
+            {
+                return Some(endpoint.address);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,99 @@
+//! A small XML element tree for the REST-XML request bodies the sandbox
+//! reads (Route 53 change batches and health-check configs): elements,
+//! their text and their children, namespaces ignored.
+
+use quick_xml::events::Event;
+
+/// One element.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    /// Parses a document; `None` when it is not well-formed.
+    pub fn parse(doc: &[u8]) -> Option<Element> {
+        let mut reader = quick_xml::Reader::from_reader(doc);
+        let mut stack: Vec<Element> = vec![Element::default()];
+        let mut buf = Vec::new();
+        loop {
+            match reader.read_event_into(&mut buf).ok()? {
+                Event::Start(e) => stack.push(Element {
+                    name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                    ..Default::default()
+                }),
+                Event::Empty(e) => {
+                    let el = Element {
+                        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                        ..Default::default()
+                    };
+                    stack.last_mut()?.children.push(el);
+                }
+                Event::Text(t) => {
+                    let text = t.xml_content().ok()?.into_owned();
+                    stack.last_mut()?.text.push_str(&text);
+                }
+                Event::GeneralRef(r) => {
+                    let name = String::from_utf8_lossy(r.as_ref()).into_owned();
+                    let ch = match name.as_str() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    };
+                    stack.last_mut()?.text.push_str(ch);
+                }
+                Event::CData(t) => stack
+                    .last_mut()?
+                    .text
+                    .push_str(&String::from_utf8_lossy(&t)),
+                Event::End(_) => {
+                    let mut done = stack.pop()?;
+                    // Indentation between elements is not content.
+                    done.text = done.text.trim().to_owned();
+                    stack.last_mut()?.children.push(done);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            buf.clear();
+        }
+        let mut root = stack.pop()?;
+        (stack.is_empty() && root.children.len() == 1).then(|| root.children.remove(0))
+    }
+
+    /// The first child named `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Every child named `name`.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// The text of the first child named `name`, if present.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_elements_and_entities() {
+        let doc = br#"<?xml version="1.0"?><A xmlns="x"><B>one &amp; two</B><C><D>1</D><D>2</D></C><E/></A>"#;
+        let a = Element::parse(doc).unwrap();
+        assert_eq!(a.name, "A");
+        assert_eq!(a.text_of("B"), Some("one & two"));
+        assert_eq!(a.child("C").unwrap().all("D").count(), 2);
+        assert!(a.child("E").is_some());
+        assert!(Element::parse(b"<A><B></A>").is_none());
+    }
+}

@@ -1,0 +1,585 @@
+//! Route 53 in the sandbox through the official SDK client: zones, atomic
+//! and validated change batches, paging, changes going INSYNC, health
+//! checks and their idempotency rules, and health checkers that really
+//! probe, flipping after exactly FailureThreshold consecutive results.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
+    HealthCheckType, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+};
+use common::{TestSandbox, eventually};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn route53(sb: &TestSandbox) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&sb.config_with("global", "us-east-1", sb.credentials()))
+}
+
+fn a_record(name: &str, ip: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::A)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(ip).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+fn change(action: ChangeAction, set: ResourceRecordSet) -> Change {
+    Change::builder()
+        .action(action)
+        .resource_record_set(set)
+        .build()
+        .unwrap()
+}
+
+async fn apply(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+    changes: Vec<Change>,
+) -> Result<String, String> {
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .map(|o| o.change_info.unwrap().id)
+        .map_err(|e| {
+            let e = e.into_service_error();
+            format!(
+                "{}: {}",
+                aws_sdk_route53::error::ProvideErrorMetadata::code(&e).unwrap_or_default(),
+                aws_sdk_route53::error::ProvideErrorMetadata::message(&e).unwrap_or_default()
+            )
+        })
+}
+
+#[tokio::test]
+async fn zones_and_change_batches_behave_as_route53() {
+    let sb = TestSandbox::start();
+    let r53 = route53(&sb);
+    let zone = r53
+        .create_hosted_zone()
+        .name("wildrydes.test")
+        .caller_reference("z1")
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone.hosted_zone.unwrap().id;
+    assert!(zone_id.starts_with("/hostedzone/Z"), "{zone_id}");
+    let dup = r53
+        .create_hosted_zone()
+        .name("wildrydes.test")
+        .caller_reference("z1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(dup.into_service_error().is_hosted_zone_already_exists());
+    let by_name = r53
+        .list_hosted_zones_by_name()
+        .dns_name("wildrydes.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_name.hosted_zones()[0].name(), "wildrydes.test.");
+
+    let change_id = apply(
+        &r53,
+        &zone_id,
+        vec![change(
+            ChangeAction::Create,
+            a_record("www.wildrydes.test", "127.0.1.1"),
+        )],
+    )
+    .await
+    .unwrap();
+    let status = r53
+        .get_change()
+        .id(&change_id)
+        .send()
+        .await
+        .unwrap()
+        .change_info
+        .unwrap()
+        .status;
+    assert_eq!(status, ChangeStatus::Pending);
+    eventually("the change to be INSYNC", WAIT, || async {
+        let info = r53
+            .get_change()
+            .id(&change_id)
+            .send()
+            .await
+            .ok()?
+            .change_info?;
+        (info.status == ChangeStatus::Insync).then_some(())
+    })
+    .await;
+
+    // CREATE of an existing record, DELETE that does not match: the whole batch fails.
+    let err = apply(
+        &r53,
+        &zone_id,
+        vec![
+            change(
+                ChangeAction::Create,
+                a_record("new.wildrydes.test", "127.0.1.2"),
+            ),
+            change(
+                ChangeAction::Create,
+                a_record("www.wildrydes.test", "127.0.1.1"),
+            ),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "InvalidChangeBatch: [Tried to create resource record set [name='www.wildrydes.test.', type='A'] but it already exists]"
+    );
+    let err = apply(
+        &r53,
+        &zone_id,
+        vec![change(
+            ChangeAction::Delete,
+            a_record("www.wildrydes.test", "127.0.1.9"),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("but the values provided do not match the current values"),
+        "{err}"
+    );
+    let err = apply(
+        &r53,
+        &zone_id,
+        vec![change(
+            ChangeAction::Delete,
+            a_record("gone.wildrydes.test", "127.0.1.9"),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("but it was not found"), "{err}");
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !sets
+            .resource_record_sets()
+            .iter()
+            .any(|r| r.name() == "new.wildrydes.test."),
+        "the failed batch changed nothing"
+    );
+
+    // Failover alias records and paging.
+    let health = r53
+        .create_health_check()
+        .caller_reference("hc-1")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address("127.0.1.1")
+                .resource_path("/health")
+                .request_interval(10)
+                .failure_threshold(3)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    let failover = |id: &str, role: ResourceRecordSetFailover, target: &str, hc: Option<&str>| {
+        ResourceRecordSet::builder()
+            .name("api.wildrydes.test")
+            .r#type(RrType::A)
+            .set_identifier(id)
+            .failover(role)
+            .set_health_check_id(hc.map(str::to_owned))
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id("ZLY8HYME6SFDD")
+                    .dns_name(target)
+                    .evaluate_target_health(true)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    apply(
+        &r53,
+        &zone_id,
+        vec![
+            change(
+                ChangeAction::Create,
+                failover(
+                    "primary",
+                    ResourceRecordSetFailover::Primary,
+                    "d-abc.execute-api.eu-west-1.amazonaws.com",
+                    Some(health.id()),
+                ),
+            ),
+            change(
+                ChangeAction::Create,
+                failover(
+                    "secondary",
+                    ResourceRecordSetFailover::Secondary,
+                    "d-def.execute-api.ap-southeast-1.amazonaws.com",
+                    None,
+                ),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let first = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .max_items(2)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.is_truncated());
+    assert_eq!(first.resource_record_sets().len(), 2);
+    let next = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .start_record_name(first.next_record_name().unwrap())
+        .start_record_type(first.next_record_type().unwrap().clone())
+        .set_start_record_identifier(first.next_record_identifier().map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    let total = first.resource_record_sets().len() + next.resource_record_sets().len();
+    assert_eq!(total, 5, "NS, SOA, www and two failover records");
+
+    // A health check in use cannot be deleted; a zone with records cannot be either.
+    let in_use = r53
+        .delete_health_check()
+        .health_check_id(health.id())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(in_use.into_service_error().is_health_check_in_use());
+    let not_empty = r53
+        .delete_hosted_zone()
+        .id(&zone_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(not_empty.into_service_error().is_hosted_zone_not_empty());
+}
+
+#[tokio::test]
+async fn health_check_settings_follow_route53_rules() {
+    let sb = TestSandbox::start();
+    let r53 = route53(&sb);
+    let config = |threshold: i32| {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Https)
+            .fully_qualified_domain_name("eu-west-1.api.wildrydes.test")
+            .resource_path("/health")
+            .request_interval(10)
+            .failure_threshold(threshold)
+            .build()
+            .unwrap()
+    };
+    let one = r53
+        .create_health_check()
+        .caller_reference("same")
+        .health_check_config(config(3))
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    let again = r53
+        .create_health_check()
+        .caller_reference("same")
+        .health_check_config(config(3))
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    assert_eq!(
+        one.id(),
+        again.id(),
+        "same CallerReference and config: the same check"
+    );
+    let clash = r53
+        .create_health_check()
+        .caller_reference("same")
+        .health_check_config(config(5))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(clash.into_service_error().is_health_check_already_exists());
+
+    let stale = r53
+        .update_health_check()
+        .health_check_id(one.id())
+        .health_check_version(7)
+        .inverted(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        stale
+            .into_service_error()
+            .is_health_check_version_mismatch()
+    );
+    let updated = r53
+        .update_health_check()
+        .health_check_id(one.id())
+        .health_check_version(1)
+        .inverted(true)
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    assert_eq!(updated.health_check_version(), 2);
+    assert_eq!(
+        updated.health_check_config().unwrap().inverted(),
+        Some(true)
+    );
+    assert_eq!(
+        r53.list_health_checks()
+            .send()
+            .await
+            .unwrap()
+            .health_checks()
+            .len(),
+        1
+    );
+    r53.delete_health_check()
+        .health_check_id(one.id())
+        .send()
+        .await
+        .unwrap();
+    let gone = r53
+        .get_health_check()
+        .health_check_id(one.id())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gone.into_service_error().is_no_such_health_check());
+}
+
+/// A target whose `/health` answers 200 or 503 as the switch says.
+async fn switchable_target(healthy: Arc<AtomicBool>) -> std::net::SocketAddr {
+    // 127.0.0.2 is on loopback but is no sandbox process's address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let healthy = healthy.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let line = if healthy.load(Ordering::SeqCst) {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                };
+                let _ = sock
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {line}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn checkers_flip_after_exactly_the_failure_threshold() {
+    let sb = TestSandbox::start();
+    let r53 = route53(&sb);
+    let healthy = Arc::new(AtomicBool::new(true));
+    let target = switchable_target(healthy.clone()).await;
+    let check = r53
+        .create_health_check()
+        .caller_reference("flip")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address(target.ip().to_string())
+                .port(target.port() as i32)
+                .resource_path("/health")
+                .request_interval(1)
+                .failure_threshold(3)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    let control = sb.sandbox.control("global").unwrap();
+    let report = || async { control.health_check(check.id()).await.ok() };
+
+    eventually("every checker to probe once", WAIT, || async {
+        let r = report().await?;
+        let checkers = r["checkers"].as_array()?;
+        (checkers.len() == 8
+            && checkers
+                .iter()
+                .all(|c| !c["probes"].as_array().unwrap().is_empty()))
+        .then_some(())
+    })
+    .await;
+    let status = r53
+        .get_health_check_status()
+        .health_check_id(check.id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.health_check_observations().len(), 8);
+    assert!(status.health_check_observations().iter().all(|o| {
+        o.status_report()
+            .unwrap()
+            .status()
+            .unwrap()
+            .starts_with("Success: HTTP Status Code 200, OK")
+    }));
+
+    healthy.store(false, Ordering::SeqCst);
+    let down = eventually("the check to turn unhealthy", WAIT, || async {
+        let r = report().await?;
+        (r["healthy"] == false).then_some(r)
+    })
+    .await;
+    assert_flipped_at_threshold(&down, false);
+    let reasons = r53
+        .get_health_check_last_failure_reason()
+        .health_check_id(check.id())
+        .send()
+        .await
+        .unwrap();
+    assert!(reasons.health_check_observations().iter().any(|o| {
+        o.status_report()
+            .unwrap()
+            .status()
+            .unwrap()
+            .starts_with("Failure: HTTP Status Code 503, Service Unavailable")
+    }));
+
+    healthy.store(true, Ordering::SeqCst);
+    let up = eventually("the check to recover", WAIT, || async {
+        let r = report().await?;
+        (r["healthy"] == true
+            && r["checkers"]
+                .as_array()?
+                .iter()
+                .all(|c| c["healthy"] == true))
+        .then_some(r)
+    })
+    .await;
+    assert_flipped_at_threshold(&up, true);
+
+    // Inverted: the same healthy target now counts as unhealthy.
+    r53.update_health_check()
+        .health_check_id(check.id())
+        .inverted(true)
+        .send()
+        .await
+        .unwrap();
+    eventually("the inverted check to read unhealthy", WAIT, || async {
+        (report().await?["healthy"] == false).then_some(())
+    })
+    .await;
+    // Disabled (and not inverted): healthy whatever the target says.
+    healthy.store(false, Ordering::SeqCst);
+    r53.update_health_check()
+        .health_check_id(check.id())
+        .inverted(false)
+        .disabled(true)
+        .send()
+        .await
+        .unwrap();
+    eventually("the disabled check to read healthy", WAIT, || async {
+        (report().await?["healthy"] == true).then_some(())
+    })
+    .await;
+}
+
+/// Each checker's last flip to `to` happened on the third consecutive probe
+/// that disagreed with it, about one interval apart.
+fn assert_flipped_at_threshold(report: &Value, to: bool) {
+    let threshold = report["failureThreshold"].as_u64().unwrap() as usize;
+    let mut flipped = 0;
+    for c in report["checkers"].as_array().unwrap() {
+        let Some(flip) = c["flips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|f| f["healthy"] == to)
+        else {
+            continue;
+        };
+        flipped += 1;
+        let at = flip["atMs"].as_i64().unwrap();
+        let probes: Vec<(i64, bool)> = c["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["atMs"].as_i64().unwrap(), p["healthy"].as_bool().unwrap()))
+            .collect();
+        let i = probes
+            .iter()
+            .position(|(t, _)| *t == at)
+            .expect("the flip is a probe");
+        assert!(i + 1 >= threshold, "{c}");
+        let run = &probes[i + 1 - threshold..=i];
+        assert!(
+            run.iter().all(|(_, ok)| *ok == to),
+            "the last {threshold} probes before the flip all agree: {c}"
+        );
+        if i >= threshold {
+            assert_ne!(
+                probes[i - threshold].1,
+                to,
+                "the flip came on exactly the {threshold}th: {c}"
+            );
+        }
+        for w in run.windows(2) {
+            let gap = w[1].0 - w[0].0;
+            assert!(
+                (800..=2000).contains(&gap),
+                "probes one interval (1 s) apart, got {gap} ms: {c}"
+            );
+        }
+    }
+    // More than 82% must have flipped for the check's status to flip.
+    assert!(flipped >= 7, "{report}");
+}
