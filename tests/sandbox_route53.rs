@@ -583,3 +583,164 @@ fn assert_flipped_at_threshold(report: &Value, to: bool) {
     // More than 82% must have flipped for the check's status to flip.
     assert!(flipped >= 7, "{report}");
 }
+
+/// `dig` against the sandbox's DNS: (status, answers as "ttl ip").
+fn dig(sb: &TestSandbox, name: &str) -> (String, Vec<String>) {
+    let port = sb
+        .sandbox
+        .state
+        .topology
+        .dns_port
+        .expect("the sandbox runs DNS");
+    let out = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+norecurse",
+            "+tries=1",
+            "+time=2",
+            name,
+            "A",
+        ])
+        .output()
+        .expect("dig is installed (Debian's dnsutils; .ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = text
+        .lines()
+        .find_map(|l| {
+            l.split("status: ")
+                .nth(1)
+                .map(|s| s.split(',').next().unwrap_or("").to_owned())
+        })
+        .unwrap_or_default();
+    let answers = text
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .map(|sec| {
+            sec.lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.len() >= 5).then(|| format!("{} {}", f[1], f[4]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, answers)
+}
+
+#[tokio::test]
+async fn the_dns_server_answers_failover_records_as_health_changes() {
+    let sb = TestSandbox::start();
+    let r53 = route53(&sb);
+    let zone_id = r53
+        .create_hosted_zone()
+        .name("wildrydes.test")
+        .caller_reference("dns")
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone
+        .unwrap()
+        .id;
+    let mut www = a_record("www.wildrydes.test", "127.0.1.1");
+    www.ttl = Some(42);
+    apply(&r53, &zone_id, vec![change(ChangeAction::Create, www)])
+        .await
+        .unwrap();
+    assert_eq!(
+        dig(&sb, "www.wildrydes.test"),
+        ("NOERROR".to_owned(), vec!["42 127.0.1.1".to_owned()])
+    );
+    assert_eq!(dig(&sb, "nothing.wildrydes.test").0, "NXDOMAIN");
+    assert_eq!(dig(&sb, "example.org").0, "REFUSED");
+
+    let healthy = Arc::new(AtomicBool::new(true));
+    let target = switchable_target(healthy.clone()).await;
+    let check = r53
+        .create_health_check()
+        .caller_reference("primary")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address(target.ip().to_string())
+                .port(target.port() as i32)
+                .resource_path("/health")
+                .request_interval(1)
+                .failure_threshold(2)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap();
+    let failover = |id: &str, role: ResourceRecordSetFailover, target: &str, hc: Option<&str>| {
+        ResourceRecordSet::builder()
+            .name("api.wildrydes.test")
+            .r#type(RrType::A)
+            .set_identifier(id)
+            .failover(role)
+            .set_health_check_id(hc.map(str::to_owned))
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id("ZLY8HYME6SFDD")
+                    .dns_name(target)
+                    .evaluate_target_health(true)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    apply(
+        &r53,
+        &zone_id,
+        vec![
+            change(
+                ChangeAction::Create,
+                failover(
+                    "primary",
+                    ResourceRecordSetFailover::Primary,
+                    "d-abc.execute-api.eu-west-1.amazonaws.com",
+                    Some(check.id()),
+                ),
+            ),
+            change(
+                ChangeAction::Create,
+                failover(
+                    "secondary",
+                    ResourceRecordSetFailover::Secondary,
+                    "d-def.execute-api.ap-southeast-1.amazonaws.com",
+                    None,
+                ),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let ip = |sb: &TestSandbox| {
+        dig(sb, "api.wildrydes.test")
+            .1
+            .first()
+            .map(|a| a.split(' ').nth(1).unwrap().to_owned())
+    };
+    assert_eq!(
+        ip(&sb).as_deref(),
+        Some("127.0.1.1"),
+        "the healthy primary's region"
+    );
+    healthy.store(false, Ordering::SeqCst);
+    eventually("DNS to fail over", WAIT, || async {
+        (ip(&sb).as_deref() == Some("127.0.1.2")).then_some(())
+    })
+    .await;
+    healthy.store(true, Ordering::SeqCst);
+    eventually("DNS to fail back", WAIT, || async {
+        (ip(&sb).as_deref() == Some("127.0.1.1")).then_some(())
+    })
+    .await;
+}

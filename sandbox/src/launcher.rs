@@ -141,6 +141,7 @@ fn bind_all(
         match failure {
             None => {
                 let topology = Topology {
+                    dns_port: None,
                     shared_port: true,
                     global: Endpoint {
                         name: GLOBAL.into(),
@@ -198,10 +199,32 @@ fn bind_separately(
             shared_port: false,
             global,
             regions: endpoints,
+            dns_port: None,
         },
         listeners,
     ))
 }
+
+/// The DNS server's sockets: UDP and TCP on one port of 127.0.0.1
+/// (`port` 0 picks a free one).
+fn bind_dns(port: u16) -> anyhow::Result<(std::net::UdpSocket, TcpListener)> {
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind(SocketAddr::new(localhost, port))
+            .map_err(|e| anyhow::anyhow!("cannot listen for DNS on 127.0.0.1:{port}/udp: {e}"))?;
+        let chosen = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(localhost, chosen)) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(_) if port == 0 => continue,
+            Err(e) => anyhow::bail!("cannot listen for DNS on 127.0.0.1:{chosen}/tcp: {e}"),
+        }
+    }
+    anyhow::bail!("found no port free for DNS on both UDP and TCP after 20 tries")
+}
+
+/// Descriptors the global process finds its DNS sockets on.
+pub const DNS_UDP_FD: i32 = 4;
+pub const DNS_TCP_FD: i32 = 5;
 
 fn spawn(
     exe: &Path,
@@ -209,6 +232,7 @@ fn spawn(
     topology: &Topology,
     name: &str,
     listener: &TcpListener,
+    dns: Option<&(std::net::UdpSocket, TcpListener)>,
 ) -> anyhow::Result<u32> {
     let log_path = layout.log_file(name);
     std::fs::create_dir_all(layout.logs_dir())?;
@@ -222,6 +246,7 @@ fn spawn(
         format!("region:{name}")
     };
     let fd = listener.as_raw_fd();
+    let dns_fds = dns.map(|(udp, tcp)| (udp.as_raw_fd(), tcp.as_raw_fd()));
     let mut cmd = Command::new(exe);
     cmd.args(["sandbox", "serve", "--role", &role, "--dir"])
         .arg(&layout.root)
@@ -246,6 +271,15 @@ fn spawn(
             }
             let flags = libc::fcntl(LISTEN_FD, libc::F_GETFD);
             libc::fcntl(LISTEN_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            if let Some((udp, tcp)) = dns_fds {
+                for (from, to) in [(udp, DNS_UDP_FD), (tcp, DNS_TCP_FD)] {
+                    if from != to && libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let flags = libc::fcntl(to, libc::F_GETFD);
+                    libc::fcntl(to, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
             // Its own session: a Ctrl-C at the terminal does not reach it.
             libc::setsid();
             Ok(())
@@ -390,8 +424,20 @@ impl Sandbox {
             .expect("pid implies endpoint");
         let listener = TcpListener::bind(endpoint.socket())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} again: {e}", endpoint.socket()))?;
-        let pid = spawn(exe, &self.layout, &self.state.topology, process, &listener)?;
+        let dns = match (process == GLOBAL, self.state.topology.dns_port) {
+            (true, Some(port)) => Some(bind_dns(port)?),
+            _ => None,
+        };
+        let pid = spawn(
+            exe,
+            &self.layout,
+            &self.state.topology,
+            process,
+            &listener,
+            dns.as_ref(),
+        )?;
         drop(listener);
+        drop(dns);
         self.state.pids.insert(process.to_owned(), pid);
         self.layout.write_state(&self.state)?;
         self.wait_ready(&[process.to_owned()], timeout).await
@@ -486,10 +532,13 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
             s
         }
     };
-    let (topology, listeners) = bind_all(&opts.regions, opts.port)?;
+    let (mut topology, listeners) = bind_all(&opts.regions, opts.port)?;
+    let dns = bind_dns(0)?;
+    topology.dns_port = Some(dns.0.local_addr()?.port());
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
-        match spawn(&opts.exe, &layout, &topology, name, listener) {
+        let dns = (name == GLOBAL).then_some(&dns);
+        match spawn(&opts.exe, &layout, &topology, name, listener, dns) {
             Ok(pid) => {
                 pids.insert(name.clone(), pid);
             }
@@ -502,6 +551,7 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         }
     }
     drop(listeners);
+    drop(dns);
     let state = SandboxState {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: OffsetDateTime::now_utc()

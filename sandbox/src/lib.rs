@@ -17,6 +17,7 @@ pub mod apigateway;
 pub mod cognito;
 pub mod control;
 pub mod credentials;
+pub mod dns;
 pub mod dynamodb;
 pub mod glob;
 pub mod iam;

@@ -77,13 +77,15 @@ pub async fn serve(
             Router::new().fallback(region_handler).with_state(state)
         }
         Role::Global => {
+            let route53 =
+                crate::route53::Route53::open(data.join("route53.json"), topology.clone())?;
+            if topology.dns_port.is_some() {
+                start_dns(route53.clone())?;
+            }
             let state = Arc::new(GlobalProcess {
                 topology: topology.clone(),
                 iam: Iam::open(data.join("iam.json"))?,
-                route53: crate::route53::Route53::open(
-                    data.join("route53.json"),
-                    topology.clone(),
-                )?,
+                route53,
                 secrets,
             });
             Router::new().fallback(global_handler).with_state(state)
@@ -93,6 +95,28 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    Ok(())
+}
+
+/// Serves the sandbox's DNS on the sockets `start` handed over.
+fn start_dns(route53: Arc<crate::route53::Route53>) -> anyhow::Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `start` hands the global process these descriptors.
+    let udp = unsafe { std::net::UdpSocket::from_raw_fd(crate::launcher::DNS_UDP_FD) };
+    let tcp = unsafe { std::net::TcpListener::from_raw_fd(crate::launcher::DNS_TCP_FD) };
+    udp.set_nonblocking(true)?;
+    tcp.set_nonblocking(true)?;
+    let mut server = hickory_server::Server::new(crate::dns::DnsHandler { route53 });
+    server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
+    server.register_listener(
+        tokio::net::TcpListener::from_std(tcp)?,
+        Duration::from_secs(5),
+        4096,
+    );
+    // The server lives as long as the process.
+    tokio::spawn(async move {
+        let _ = server.block_until_done().await;
+    });
     Ok(())
 }
 

@@ -42,6 +42,9 @@ pub struct Topology {
     pub shared_port: bool,
     pub global: Endpoint,
     pub regions: Vec<Endpoint>,
+    /// The authoritative DNS server's port on the global address (UDP and TCP).
+    #[serde(default)]
+    pub dns_port: Option<u16>,
 }
 
 impl Topology {
