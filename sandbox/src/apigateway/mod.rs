@@ -34,7 +34,7 @@ pub fn regional_zone_id(region: &str) -> &'static str {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Method_ {
+pub struct MethodDef {
     pub authorization_type: String,
     pub integration: Option<Value>,
     pub method_responses: BTreeMap<String, Value>,
@@ -47,7 +47,7 @@ pub struct Resource {
     pub parent_id: Option<String>,
     pub path_part: String,
     pub path: String,
-    pub methods: BTreeMap<String, Method_>,
+    pub methods: BTreeMap<String, MethodDef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,7 +192,7 @@ impl Resource {
     }
 }
 
-fn method_json(method: &str, def: &Method_) -> Value {
+fn method_json(method: &str, def: &MethodDef) -> Value {
     let mut v = json!({
         "httpMethod": method,
         "authorizationType": def.authorization_type,
@@ -704,7 +704,7 @@ impl ApiGateway {
                 if res.methods.contains_key(&m) {
                     return conflict("Method already exists for this resource");
                 }
-                let def = Method_ {
+                let def = MethodDef {
                     authorization_type: auth.to_owned(),
                     ..Default::default()
                 };

@@ -35,7 +35,6 @@ const SETTLE: Duration = Duration::from_millis(150);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Function {
     config: Value,
-    code_sha256: String,
     /// Directory holding the unpacked code.
     code_dir: PathBuf,
     reserved_concurrency: Option<u32>,
@@ -408,7 +407,6 @@ impl Lambda {
                 name.clone(),
                 Function {
                     config: config.clone(),
-                    code_sha256: sha,
                     code_dir: dir,
                     reserved_concurrency: None,
                     policy: Vec::new(),
@@ -544,7 +542,6 @@ impl Lambda {
         match self.begin_update(name, |f| {
             f.config["CodeSha256"] = json!(sha);
             f.config["CodeSize"] = json!(size);
-            f.code_sha256 = sha.clone();
             f.code_dir = dir.clone();
             Ok(())
         }) {
@@ -586,6 +583,7 @@ impl Lambda {
         }
     }
 
+    /// Changes a function and persists the change.
     fn with_function<T>(
         &self,
         name: &str,
@@ -600,6 +598,15 @@ impl Lambda {
         Ok(out)
     }
 
+    /// Reads a function.
+    fn read_function<T>(&self, name: &str, f: impl FnOnce(&Function) -> T) -> Result<T, Response> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.functions
+            .get(name)
+            .map(f)
+            .ok_or_else(|| self.not_found(name))
+    }
+
     fn put_concurrency(&self, name: &str, req: Value) -> Response {
         let Some(n) = req["ReservedConcurrentExecutions"].as_u64() else {
             return invalid("ReservedConcurrentExecutions is required");
@@ -611,7 +618,7 @@ impl Lambda {
     }
 
     fn get_concurrency(&self, name: &str) -> Response {
-        match self.with_function(name, |f| f.reserved_concurrency) {
+        match self.read_function(name, |f| f.reserved_concurrency) {
             Ok(Some(n)) => ok(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n})),
             Ok(None) => ok(StatusCode::OK, &json!({})),
             Err(r) => r,
@@ -670,8 +677,7 @@ impl Lambda {
     }
 
     fn get_policy(&self, name: &str) -> Response {
-        let arn = self.arn(name);
-        match self.with_function(name, |f| f.policy.clone()) {
+        match self.read_function(name, |f| f.policy.clone()) {
             Ok(statements) if statements.is_empty() => error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
@@ -680,7 +686,6 @@ impl Lambda {
             Ok(statements) => {
                 let policy =
                     json!({"Version": "2012-10-17", "Id": "default", "Statement": statements});
-                let _ = arn;
                 ok(
                     StatusCode::OK,
                     &json!({"Policy": policy.to_string(), "RevisionId": uuid::Uuid::new_v4().to_string()}),
