@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
-    ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+    ResourceRecordSet, ResourceRecordSetFailover, RrType,
 };
-use common::TestSandbox;
+use common::{TestSandbox, failover_alias, switchable_target};
 
 /// A DNS query for `name` A, with id `id`.
 fn query(name: &str, id: u16) -> Vec<u8> {
@@ -71,38 +71,6 @@ fn resolve(port: u16, name: &str) -> Option<[u8; 4]> {
     let mut buf = [0u8; 512];
     let n = sock.recv(&mut buf).ok()?;
     first_a(&buf[..n], q.len())
-}
-
-async fn switchable_target(healthy: Arc<AtomicBool>) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let healthy = healthy.clone();
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = [0u8; 1024];
-                let _ = sock.read(&mut buf).await;
-                let line = if healthy.load(Ordering::SeqCst) {
-                    "200 OK"
-                } else {
-                    "503 Service Unavailable"
-                };
-                let _ = sock
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {line}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 fn stats(mut v: Vec<f64>) -> String {
@@ -157,24 +125,7 @@ async fn main() {
     let record = |id: &str, role, dns: &str, hc: Option<&str>| {
         Change::builder()
             .action(ChangeAction::Create)
-            .resource_record_set(
-                ResourceRecordSet::builder()
-                    .name("api.wildrydes.test")
-                    .r#type(RrType::A)
-                    .set_identifier(id)
-                    .failover(role)
-                    .set_health_check_id(hc.map(str::to_owned))
-                    .alias_target(
-                        AliasTarget::builder()
-                            .hosted_zone_id("ZLY8HYME6SFDD")
-                            .dns_name(dns)
-                            .evaluate_target_health(true)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
+            .resource_record_set(failover_alias(id, role, dns, hc))
             .build()
             .unwrap()
     };

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
-    HealthCheckType, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig, HealthCheckType,
+    ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
 };
-use common::{TestSandbox, eventually};
+use common::{TestSandbox, eventually, failover_alias as failover, switchable_target};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -206,24 +206,6 @@ async fn zones_and_change_batches_behave_as_route53() {
         .unwrap()
         .health_check
         .unwrap();
-    let failover = |id: &str, role: ResourceRecordSetFailover, target: &str, hc: Option<&str>| {
-        ResourceRecordSet::builder()
-            .name("api.wildrydes.test")
-            .r#type(RrType::A)
-            .set_identifier(id)
-            .failover(role)
-            .set_health_check_id(hc.map(str::to_owned))
-            .alias_target(
-                AliasTarget::builder()
-                    .hosted_zone_id("ZLY8HYME6SFDD")
-                    .dns_name(target)
-                    .evaluate_target_health(true)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    };
     apply(
         &r53,
         &zone_id,
@@ -383,40 +365,6 @@ async fn health_check_settings_follow_route53_rules() {
         .await
         .unwrap_err();
     assert!(gone.into_service_error().is_no_such_health_check());
-}
-
-/// A target whose `/health` answers 200 or 503 as the switch says.
-async fn switchable_target(healthy: Arc<AtomicBool>) -> std::net::SocketAddr {
-    // 127.0.0.2 is on loopback but is no sandbox process's address.
-    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let healthy = healthy.clone();
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = [0u8; 1024];
-                let _ = sock.read(&mut buf).await;
-                let line = if healthy.load(Ordering::SeqCst) {
-                    "200 OK"
-                } else {
-                    "503 Service Unavailable"
-                };
-                let _ = sock
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {line}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 #[tokio::test]
@@ -678,24 +626,6 @@ async fn the_dns_server_answers_failover_records_as_health_changes() {
         .unwrap()
         .health_check
         .unwrap();
-    let failover = |id: &str, role: ResourceRecordSetFailover, target: &str, hc: Option<&str>| {
-        ResourceRecordSet::builder()
-            .name("api.wildrydes.test")
-            .r#type(RrType::A)
-            .set_identifier(id)
-            .failover(role)
-            .set_health_check_id(hc.map(str::to_owned))
-            .alias_target(
-                AliasTarget::builder()
-                    .hosted_zone_id("ZLY8HYME6SFDD")
-                    .dns_name(target)
-                    .evaluate_target_health(true)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    };
     apply(
         &r53,
         &zone_id,

@@ -624,3 +624,65 @@ pub async fn facebook_user(
         id,
     )
 }
+
+/// A target whose `/health` answers 200 or 503 as the switch says.
+pub async fn switchable_target(
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    // 127.0.0.2 is on loopback but is no sandbox process's address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let healthy = healthy.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let line = if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                };
+                let _ = sock
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {line}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A failover alias record for `api.wildrydes.test`.
+pub fn failover_alias(
+    id: &str,
+    role: aws_sdk_route53::types::ResourceRecordSetFailover,
+    target: &str,
+    health_check: Option<&str>,
+) -> aws_sdk_route53::types::ResourceRecordSet {
+    use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
+    ResourceRecordSet::builder()
+        .name("api.wildrydes.test")
+        .r#type(RrType::A)
+        .set_identifier(id)
+        .failover(role)
+        .set_health_check_id(health_check.map(str::to_owned))
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("ZLY8HYME6SFDD")
+                .dns_name(target)
+                .evaluate_target_health(true)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
