@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::{ApiGateway, Resource};
 use crate::credentials::{ACCOUNT_ID, Principal};
 use crate::lambda::runtime::Outcome;
-use crate::lambda::{InvokeError, Lambda, futures_like::BoxFuture, percent_decode};
+use crate::lambda::{BoxFuture, InvokeError, Lambda, percent_decode};
 use crate::sigv4::{self, AuthFailure, Expect};
 
 /// Asks the sandbox's IAM whether a role may perform an action on a resource.

@@ -49,13 +49,12 @@ struct Stored {
     functions: BTreeMap<String, Function>,
 }
 
-/// Checks that a role exists in the sandbox's IAM (the global process).
-pub type RoleCheck = Arc<dyn Fn(String) -> futures_like::BoxFuture<bool> + Send + Sync>;
+/// A boxed future: how region services ask the global process things
+/// (does this role exist, may it do that) without depending on its client.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// A minimal boxed-future alias, to keep the role check pluggable in tests.
-pub mod futures_like {
-    pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-}
+/// Checks that a role exists in the sandbox's IAM (the global process).
+pub type RoleCheck = Arc<dyn Fn(String) -> BoxFuture<bool> + Send + Sync>;
 
 pub struct Lambda {
     region: String,
