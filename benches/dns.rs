@@ -47,14 +47,23 @@ fn query(name: &str, id: u16) -> Vec<u8> {
     q
 }
 
-/// The first A record's address in a response (the answer follows the
-/// question, whose name we sent uncompressed).
+/// The first A record's address in a response.
 fn first_a(resp: &[u8], question_len: usize) -> Option<[u8; 4]> {
     let ancount = u16::from_be_bytes([*resp.get(6)?, *resp.get(7)?]);
     if ancount == 0 {
         return None;
     }
-    let rdata = question_len + 2 + 2 + 2 + 4 + 2; // name pointer, type, class, ttl, rdlength
+    // The answer's owner name: a compression pointer or labels.
+    let mut at = question_len;
+    if resp.get(at)? & 0xC0 == 0xC0 {
+        at += 2;
+    } else {
+        while *resp.get(at)? != 0 {
+            at += 1 + *resp.get(at)? as usize;
+        }
+        at += 1;
+    }
+    let rdata = at + 2 + 2 + 4 + 2; // type, class, ttl, rdlength
     Some([
         *resp.get(rdata)?,
         *resp.get(rdata + 1)?,
