@@ -261,7 +261,9 @@ fn spawn(
         .stderr(log)
         .env(
             "RUST_LOG",
-            std::env::var("WILDRYDES_SANDBOX_LOG").unwrap_or_else(|_| "info".into()),
+            // hickory logs every DNS query at info: too much for a file.
+            std::env::var("WILDRYDES_SANDBOX_LOG")
+                .unwrap_or_else(|_| "info,hickory_server=warn,hickory_net=warn".into()),
         );
     // SAFETY: only async-signal-safe libc calls between fork and exec.
     unsafe {
