@@ -663,11 +663,44 @@ async fn the_dns_server_answers_failover_records_as_health_changes() {
         Some("127.0.1.1"),
         "the healthy primary's region"
     );
+    // The same answers through hickory-resolver, with its cache off.
+    let resolver = {
+        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+        let mut server = NameServerConfig::udp(std::net::IpAddr::from([127, 0, 0, 1]));
+        for connection in &mut server.connections {
+            connection.port = sb.sandbox.state.topology.dns_port.unwrap();
+        }
+        let mut builder = hickory_resolver::Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(vec![server]),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        );
+        builder.options_mut().cache_size = 0;
+        builder.build().unwrap()
+    };
+    let resolved = || {
+        let resolver = resolver.clone();
+        async move {
+            resolver
+                .lookup_ip("api.wildrydes.test.")
+                .await
+                .ok()?
+                .iter()
+                .next()
+        }
+    };
+    assert_eq!(
+        resolved().await,
+        Some(std::net::IpAddr::from([127, 0, 1, 1]))
+    );
     healthy.store(false, Ordering::SeqCst);
     eventually("DNS to fail over", WAIT, || async {
         (ip(&sb).as_deref() == Some("127.0.1.2")).then_some(())
     })
     .await;
+    assert_eq!(
+        resolved().await,
+        Some(std::net::IpAddr::from([127, 0, 1, 2]))
+    );
     healthy.store(true, Ordering::SeqCst);
     eventually("DNS to fail back", WAIT, || async {
         (ip(&sb).as_deref() == Some("127.0.1.1")).then_some(())
