@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
-    ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType,
 };
-use common::{TestSandbox, failover_alias, switchable_target};
+use common::{TestSandbox, failover_alias, switchable_target, target_check};
 
 /// A DNS query for `name` A, with id `id`.
 fn query(name: &str, id: u16) -> Vec<u8> {
@@ -112,25 +112,7 @@ async fn main() {
         .id;
     let healthy = Arc::new(AtomicBool::new(true));
     let target = switchable_target(healthy.clone()).await;
-    let check = r53
-        .create_health_check()
-        .caller_reference("bench")
-        .health_check_config(
-            HealthCheckConfig::builder()
-                .r#type(HealthCheckType::Http)
-                .ip_address(target.ip().to_string())
-                .port(target.port() as i32)
-                .resource_path("/health")
-                .request_interval(1)
-                .failure_threshold(3)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .health_check
-        .unwrap();
+    let check = target_check(&r53, "bench", target, 3).await;
     let record = |id: &str, role, dns: &str, hc: Option<&str>| {
         Change::builder()
             .action(ChangeAction::Create)

@@ -13,7 +13,9 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig, HealthCheckType,
     ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
 };
-use common::{TestSandbox, eventually, failover_alias as failover, switchable_target};
+use common::{
+    TestSandbox, eventually, failover_alias as failover, switchable_target, target_check,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -373,25 +375,7 @@ async fn checkers_flip_after_exactly_the_failure_threshold() {
     let r53 = route53(&sb);
     let healthy = Arc::new(AtomicBool::new(true));
     let target = switchable_target(healthy.clone()).await;
-    let check = r53
-        .create_health_check()
-        .caller_reference("flip")
-        .health_check_config(
-            HealthCheckConfig::builder()
-                .r#type(HealthCheckType::Http)
-                .ip_address(target.ip().to_string())
-                .port(target.port() as i32)
-                .resource_path("/health")
-                .request_interval(1)
-                .failure_threshold(3)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .health_check
-        .unwrap();
+    let check = target_check(&r53, "flip", target, 3).await;
     let control = sb.sandbox.control("global").unwrap();
     let report = || async { control.health_check(check.id()).await.ok() };
 
@@ -607,25 +591,7 @@ async fn the_dns_server_answers_failover_records_as_health_changes() {
 
     let healthy = Arc::new(AtomicBool::new(true));
     let target = switchable_target(healthy.clone()).await;
-    let check = r53
-        .create_health_check()
-        .caller_reference("primary")
-        .health_check_config(
-            HealthCheckConfig::builder()
-                .r#type(HealthCheckType::Http)
-                .ip_address(target.ip().to_string())
-                .port(target.port() as i32)
-                .resource_path("/health")
-                .request_interval(1)
-                .failure_threshold(2)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .health_check
-        .unwrap();
+    let check = target_check(&r53, "primary", target, 2).await;
     apply(
         &r53,
         &zone_id,

@@ -30,7 +30,7 @@ use subtle::ConstantTimeEq;
 use crate::credentials::{CognitoIdentity, SandboxSecrets, unix_now};
 use crate::sigv4::{self, AuthFailure, Expect};
 use crate::topology::write_atomic;
-use crate::wire::{respond, xml_escape};
+use crate::wire::{respond, string_map, xml_escape};
 
 const JSON_11: &str = "application/x-amz-json-1.1";
 /// The login provider name of Facebook.
@@ -221,14 +221,8 @@ impl Cognito {
                 let Some(name) = req["IdentityPoolName"].as_str() else {
                     return error("InvalidParameterException", "IdentityPoolName is required");
                 };
-                let providers: BTreeMap<String, String> = req["SupportedLoginProviders"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let providers: BTreeMap<String, String> =
+                    string_map(&req["SupportedLoginProviders"]);
                 if let Some(p) = providers.keys().find(|p| p.as_str() != FACEBOOK) {
                     return error(
                         "InvalidParameterException",
@@ -251,13 +245,8 @@ impl Cognito {
                         .unwrap_or(false),
                     providers,
                     developer_provider: req["DeveloperProviderName"].as_str().map(str::to_owned),
-                    tags: req["IdentityPoolTags"]
-                        .as_object()
-                        .map(|m| {
-                            m.iter()
-                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                                .collect()
-                        })
+                    tags: Some(string_map(&req["IdentityPoolTags"]))
+                        .filter(|_| req["IdentityPoolTags"].is_object())
                         .or(existing.as_ref().map(|e| e.tags.clone()))
                         .unwrap_or_default(),
                     roles: existing
@@ -283,14 +272,7 @@ impl Cognito {
             ),
             "SetIdentityPoolRoles" => match state.pools.get_mut(&pool_id) {
                 Some(p) => {
-                    p.roles = req["Roles"]
-                        .as_object()
-                        .map(|m| {
-                            m.iter()
-                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    p.roles = string_map(&req["Roles"]);
                     ok(json!({}))
                 }
                 None => missing_pool(),

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::ACCOUNT_ID;
+use crate::dynamodb::policy::{statements, strings};
 use crate::query::{IAM, QueryRequest, el, percent_encode};
 use crate::topology::write_atomic;
 
@@ -148,26 +149,11 @@ impl Iam {
             let Ok(doc) = serde_json::from_str::<serde_json::Value>(doc) else {
                 continue;
             };
-            let statements = match &doc["Statement"] {
-                serde_json::Value::Array(a) => a.clone(),
-                s @ serde_json::Value::Object(_) => vec![s.clone()],
-                _ => continue,
-            };
-            for st in statements {
-                let list = |v: &serde_json::Value| -> Vec<String> {
-                    match v {
-                        serde_json::Value::String(s) => vec![s.clone()],
-                        serde_json::Value::Array(a) => a
-                            .iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
-                            .collect(),
-                        _ => Vec::new(),
-                    }
-                };
-                let action_ok = list(&st["Action"])
+            for st in statements(&doc) {
+                let action_ok = strings(&st["Action"])
                     .iter()
                     .any(|a| crate::glob::matches_ignore_case(a, action));
-                let resource_ok = list(&st["Resource"])
+                let resource_ok = strings(&st["Resource"])
                     .iter()
                     .any(|r| r == "*" || crate::glob::matches(r, resource));
                 if action_ok && resource_ok {

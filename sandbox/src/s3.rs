@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::credentials::SandboxSecrets;
+use crate::dynamodb::policy::{statements, strings};
 use crate::lambda::percent_decode;
 use crate::sigv4::{self, AuthFailure, Expect};
 use crate::topology::write_atomic;
@@ -808,28 +809,15 @@ fn public_read(policy: Option<&str>, bucket: &str) -> bool {
     let Some(doc) = policy.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()) else {
         return false;
     };
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        s => vec![s.clone()],
-    };
-    let list = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    statements.iter().any(|s| {
-        let anyone = s["Principal"] == "*" || list(&s["Principal"]["AWS"]).iter().any(|p| p == "*");
+    statements(&doc).into_iter().any(|s| {
+        let anyone =
+            s["Principal"] == "*" || strings(&s["Principal"]["AWS"]).iter().any(|p| p == "*");
         s["Effect"] == "Allow"
             && anyone
-            && list(&s["Action"])
+            && strings(&s["Action"])
                 .iter()
                 .any(|a| crate::glob::matches_ignore_case(a, "s3:GetObject"))
-            && list(&s["Resource"])
+            && strings(&s["Resource"])
                 .iter()
                 .any(|r| crate::glob::matches(r, &format!("arn:aws:s3:::{bucket}/index.html")))
     })

@@ -46,6 +46,18 @@ pub fn respond(
     resp
 }
 
+/// A JSON object of strings (tags, login providers, roles) as a map;
+/// non-string values and non-objects are ignored.
+pub fn string_map(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Escapes text for XML element content and attributes.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -686,3 +686,31 @@ pub fn failover_alias(
         .build()
         .unwrap()
 }
+
+/// An HTTP health check on `target`'s `/health`, every second.
+pub async fn target_check(
+    r53: &aws_sdk_route53::Client,
+    caller_reference: &str,
+    target: std::net::SocketAddr,
+    failure_threshold: i32,
+) -> aws_sdk_route53::types::HealthCheck {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
+    r53.create_health_check()
+        .caller_reference(caller_reference)
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address(target.ip().to_string())
+                .port(target.port() as i32)
+                .resource_path("/health")
+                .request_interval(1)
+                .failure_threshold(failure_threshold)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap()
+}

@@ -20,7 +20,7 @@ use crate::credentials::SandboxSecrets;
 use crate::lambda::percent_decode;
 use crate::sigv4::{self, AuthFailure, Expect};
 use crate::topology::write_atomic;
-use crate::wire::respond;
+use crate::wire::{respond, string_map};
 
 /// Route 53 hosted-zone ids of regional API Gateway endpoints (AWS-BEHAVIOUR §6).
 pub fn regional_zone_id(region: &str) -> &'static str {
@@ -161,16 +161,6 @@ fn auth_error(failure: &AuthFailure) -> Response {
         f => f.message(),
     };
     error(StatusCode::FORBIDDEN, code, &message)
-}
-
-fn tags_of(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Resource {
@@ -330,7 +320,7 @@ impl ApiGateway {
                     description: req["description"].as_str().unwrap_or("").to_owned(),
                     created: now(),
                     root_id: root.clone(),
-                    tags: tags_of(&req["tags"]),
+                    tags: string_map(&req["tags"]),
                     resources: BTreeMap::from([(root, root_res)]),
                     deployments: BTreeMap::new(),
                     stages: BTreeMap::new(),
@@ -504,8 +494,8 @@ impl ApiGateway {
                     deployment_id: dep.to_owned(),
                     created: now(),
                     updated: now(),
-                    variables: tags_of(&req["variables"]),
-                    tags: tags_of(&req["tags"]),
+                    variables: string_map(&req["variables"]),
+                    tags: string_map(&req["tags"]),
                 };
                 let v = stage_json(name, &stage);
                 api.stages.insert(name.to_owned(), stage);
@@ -601,7 +591,7 @@ impl ApiGateway {
                     name: name.clone(),
                     certificate_arn: cert.to_owned(),
                     created: now(),
-                    tags: tags_of(&req["tags"]),
+                    tags: string_map(&req["tags"]),
                     mappings: BTreeMap::new(),
                 };
                 self.acm.set_in_use(cert, &name, true);

@@ -41,12 +41,7 @@ pub fn denies(document: &str, action: &str, ctx: &RequestContext<'_>) -> bool {
     let Ok(doc) = serde_json::from_str::<Value>(document) else {
         return false;
     };
-    let statements: Vec<&Value> = match &doc["Statement"] {
-        Value::Array(s) => s.iter().collect(),
-        s @ Value::Object(_) => vec![s],
-        _ => return false,
-    };
-    statements.into_iter().any(|s| {
+    statements(&doc).into_iter().any(|s| {
         s["Effect"] == "Deny"
             && principal_matches(&s["Principal"], ctx)
             && strings(&s["Action"])
@@ -56,7 +51,17 @@ pub fn denies(document: &str, action: &str, ctx: &RequestContext<'_>) -> bool {
     })
 }
 
-fn strings(v: &Value) -> Vec<String> {
+/// A policy document's statements: `Statement` is one object or a list.
+pub fn statements(doc: &Value) -> Vec<&Value> {
+    match &doc["Statement"] {
+        Value::Array(s) => s.iter().collect(),
+        s @ Value::Object(_) => vec![s],
+        _ => Vec::new(),
+    }
+}
+
+/// A policy field that is one string or a list of them.
+pub fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => a

@@ -392,14 +392,7 @@ impl Lambda {
             "Architectures": req["Architectures"].as_array().cloned().unwrap_or_else(|| vec![json!("x86_64")]),
             "EphemeralStorage": {"Size": 512},
         });
-        let tags = req["Tags"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = crate::wire::string_map(&req["Tags"]);
         {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
             s.functions.insert(
