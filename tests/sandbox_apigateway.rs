@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     APP_ID, PRIMARY, TestSandbox, deploy, facebook_token, facebook_user, identity_pool,
-    signed_call, ticket_bootstrap,
+    issued_certificate, signed_call, ticket_bootstrap,
 };
 use serde_json::{Value, json};
 
@@ -211,30 +211,33 @@ async fn the_data_plane_serves_the_ticket_lambda_with_aws_iam() {
 async fn custom_domains_route_by_host_to_their_mapped_stage() {
     let sb = TestSandbox::start();
     let d = deploy(&sb, &ticket_bootstrap()).await;
-    let acm = sb.acm(PRIMARY);
-    let cert = acm
+    // Pending until its validation CNAME exists in a zone, as on AWS.
+    let pending = sb
+        .acm(PRIMARY)
         .request_certificate()
-        .domain_name("api.wildrydes.test")
+        .domain_name("pending.wildrydes.test")
         .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
         .send()
         .await
         .unwrap()
         .certificate_arn
         .unwrap();
-    let described = acm
-        .describe_certificate()
-        .certificate_arn(&cert)
+    let refused = sb
+        .apigateway(PRIMARY)
+        .create_domain_name()
+        .domain_name("pending.wildrydes.test")
+        .regional_certificate_arn(&pending)
+        .endpoint_configuration(
+            aws_sdk_apigateway::types::EndpointConfiguration::builder()
+                .types(aws_sdk_apigateway::types::EndpointType::Regional)
+                .build(),
+        )
         .send()
         .await
-        .unwrap()
-        .certificate
-        .unwrap();
-    assert_eq!(described.status().map(|s| s.as_str()), Some("ISSUED"));
-    assert!(
-        described.domain_validation_options()[0]
-            .resource_record()
-            .is_some()
-    );
+        .unwrap_err();
+    assert!(refused.into_service_error().is_bad_request_exception());
+    let cert = issued_certificate(&sb, PRIMARY, "api.wildrydes.test", "wildrydes.test").await;
+    let acm = sb.acm(PRIMARY);
 
     let apigw = sb.apigateway(PRIMARY);
     let unknown_cert = apigw

@@ -1,9 +1,9 @@
 //! ACM in a region: certificates requested with DNS validation.
 //!
-//! On AWS a certificate is ISSUED once its validation CNAME resolves. Until
-//! the sandbox's Route 53 lands (the DNS issue), certificates are issued at
-//! once; their validation records are still generated and returned, so the
-//! deploy code that creates them works unchanged when that check arrives.
+//! As on AWS, a certificate stays PENDING_VALIDATION until the validation
+//! CNAME of every name on it exists in a hosted zone of the sandbox's
+//! Route 53 (the region process asks the global process; see
+//! [`Acm::pending`] and [`Acm::mark_issued`]), then becomes ISSUED.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,6 +30,26 @@ struct Certificate {
     created_at: f64,
     tags: BTreeMap<String, String>,
     in_use_by: Vec<String>,
+    /// When validation succeeded; `None` while PENDING_VALIDATION.
+    #[serde(default)]
+    issued_at: Option<f64>,
+}
+
+impl Certificate {
+    fn status(&self) -> &'static str {
+        if self.issued_at.is_some() {
+            "ISSUED"
+        } else {
+            "PENDING_VALIDATION"
+        }
+    }
+
+    /// The domain name first, then the other subject alternative names.
+    fn names(&self) -> Vec<&String> {
+        std::iter::once(&self.domain)
+            .chain(self.sans.iter().filter(|s| **s != self.domain))
+            .collect()
+    }
 }
 
 pub struct Acm {
@@ -97,7 +117,79 @@ impl Acm {
         self.certs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains_key(arn)
+            .get(arn)
+            .is_some_and(|c| c.issued_at.is_some())
+    }
+
+    /// Certificates awaiting validation, each with the (record name,
+    /// expected value) of every name on it.
+    pub fn pending(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+        certs
+            .values()
+            .filter(|c| c.issued_at.is_none())
+            .map(|c| {
+                let records = c
+                    .names()
+                    .into_iter()
+                    .map(|n| {
+                        let r = validation_record(n);
+                        (
+                            r["Name"].as_str().unwrap_or_default().to_owned(),
+                            r["Value"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                (c.arn.clone(), records)
+            })
+            .collect()
+    }
+
+    /// Marks a certificate ISSUED (its validation records were found).
+    pub fn mark_issued(&self, arn: &str) {
+        let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = certs.get_mut(arn)
+            && c.issued_at.is_none()
+        {
+            c.issued_at = Some(now_epoch());
+            tracing::info!(
+                certificate = arn,
+                "validation records found; certificate issued"
+            );
+            self.save(&certs);
+        }
+    }
+
+    /// Issues pending certificates whose validation CNAMEs exist, asking
+    /// `lookup` for a record's values, every `period`, for ever.
+    pub async fn validate_forever<F, Fut>(
+        self: std::sync::Arc<Self>,
+        period: std::time::Duration,
+        lookup: F,
+    ) where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Vec<String>>>,
+    {
+        loop {
+            for (arn, records) in self.pending() {
+                let mut all = true;
+                for (name, value) in records {
+                    let found = lookup(name).await.unwrap_or_default();
+                    let want = value.trim_end_matches('.');
+                    if !found
+                        .iter()
+                        .any(|v| v.trim_end_matches('.').eq_ignore_ascii_case(want))
+                    {
+                        all = false;
+                        break;
+                    }
+                }
+                if all {
+                    self.mark_issued(&arn);
+                }
+            }
+            tokio::time::sleep(period).await;
+        }
     }
 
     /// Records (or forgets) that a resource uses a certificate.
@@ -191,6 +283,7 @@ impl Acm {
                         created_at: now_epoch(),
                         tags,
                         in_use_by: Vec::new(),
+                        issued_at: None,
                     },
                 );
                 self.save(&certs);
@@ -198,26 +291,38 @@ impl Acm {
             }
             "DescribeCertificate" => match certs.get(&arn) {
                 Some(c) => {
-                    let names: Vec<&String> = std::iter::once(&c.domain)
-                        .chain(c.sans.iter().filter(|s| **s != c.domain))
-                        .collect();
+                    let names = c.names();
+                    let validation = if c.issued_at.is_some() {
+                        "SUCCESS"
+                    } else {
+                        "PENDING_VALIDATION"
+                    };
                     let options: Vec<Value> = names
                         .iter()
-                        .map(|n| json!({"DomainName": n, "ValidationDomain": n, "ValidationStatus": "SUCCESS", "ValidationMethod": "DNS", "ResourceRecord": validation_record(n)}))
+                        .map(|n| json!({"DomainName": n, "ValidationDomain": n, "ValidationStatus": validation, "ValidationMethod": "DNS", "ResourceRecord": validation_record(n)}))
                         .collect();
-                    ok(json!({"Certificate": {
+                    let mut cert = json!({
                         "CertificateArn": c.arn, "DomainName": c.domain, "SubjectAlternativeNames": names,
-                        "Status": "ISSUED", "Type": "AMAZON_ISSUED", "KeyAlgorithm": "RSA_2048",
-                        "DomainValidationOptions": options, "CreatedAt": c.created_at, "IssuedAt": c.created_at,
+                        "Status": c.status(), "Type": "AMAZON_ISSUED", "KeyAlgorithm": "RSA_2048",
+                        "DomainValidationOptions": options, "CreatedAt": c.created_at,
                         "InUseBy": c.in_use_by, "RenewalEligibility": "INELIGIBLE",
-                    }}))
+                    });
+                    if let Some(at) = c.issued_at {
+                        cert["IssuedAt"] = json!(at);
+                    }
+                    ok(json!({ "Certificate": cert }))
                 }
                 None => not_found(),
             },
             "ListCertificates" => {
+                let wanted: Vec<&str> = req["CertificateStatuses"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 let list: Vec<Value> = certs
                     .values()
-                    .map(|c| json!({"CertificateArn": c.arn, "DomainName": c.domain, "Status": "ISSUED", "Type": "AMAZON_ISSUED", "InUse": !c.in_use_by.is_empty()}))
+                    .filter(|c| wanted.is_empty() || wanted.contains(&c.status()))
+                    .map(|c| json!({"CertificateArn": c.arn, "DomainName": c.domain, "Status": c.status(), "Type": "AMAZON_ISSUED", "InUse": !c.in_use_by.is_empty()}))
                     .collect();
                 ok(json!({"CertificateSummaryList": list}))
             }

@@ -136,6 +136,26 @@ impl ControlClient {
         Ok(v["allowed"].as_bool().unwrap_or(false))
     }
 
+    /// The values of the CNAME record `name` in the sandbox's hosted zones
+    /// (global process); empty when there is none.
+    pub async fn cname_values(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let query = serde_urlencoded::to_string([("name", name)])?;
+        let v: Value = self
+            .send(
+                self.http
+                    .get(format!("{}/route53/cname?{query}", self.base)),
+            )
+            .await?;
+        Ok(v["values"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// A health check's status and checker history (global process).
     pub async fn health_check(&self, id: &str) -> anyhow::Result<Value> {
         self.send(

@@ -265,6 +265,14 @@ impl RegionProcess {
             role_exists,
         )?;
         let acm = Arc::new(Acm::open(region, data.join("acm.json"), secrets.clone())?);
+        let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
+        tokio::spawn(acm.clone().validate_forever(
+            Duration::from_millis(250),
+            move |name: String| {
+                let global = global.clone();
+                async move { global.cname_values(&name).await }
+            },
+        ));
         let secrets_for_cognito = secrets.clone();
         let apigateway = ApiGateway::open(
             region,
@@ -488,6 +496,18 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                     Some(v) => axum::Json(v).into_response(),
                     None => control_error(StatusCode::NOT_FOUND, format!("no health check {id}")),
                 }
+            }
+            "route53/cname" if authorised(&parts.headers, &g.secrets) => {
+                let query = QueryRequest::parse(&[], parts.uri.query());
+                let name = query.get("name").unwrap_or_default();
+                let values: Vec<String> =
+                    match g.route53.answer(name, hickory_proto::rr::RecordType::CNAME) {
+                        crate::dns::Answer::Records(data, _) => {
+                            data.iter().map(|d| d.to_string()).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                axum::Json(json!({"values": values})).into_response()
             }
             "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
                 let body = axum::body::to_bytes(body, MAX_BODY)

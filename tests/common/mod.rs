@@ -115,6 +115,10 @@ impl TestSandbox {
         aws_sdk_iam::Client::new(&self.config_with("global", "us-east-1", self.credentials()))
     }
 
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        aws_sdk_route53::Client::new(&self.config_with("global", "us-east-1", self.credentials()))
+    }
+
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config_with("global", PRIMARY, self.credentials()))
     }
@@ -713,4 +717,115 @@ pub async fn target_check(
         .unwrap()
         .health_check
         .unwrap()
+}
+
+/// The hosted zone named `domain`, created when missing; its id.
+pub async fn hosted_zone(sb: &TestSandbox, domain: &str) -> String {
+    let r53 = sb.route53();
+    let zones = r53
+        .list_hosted_zones_by_name()
+        .dns_name(domain)
+        .send()
+        .await
+        .unwrap();
+    let want = format!("{}.", domain.trim_end_matches('.'));
+    if let Some(z) = zones.hosted_zones().iter().find(|z| z.name() == want) {
+        return z.id().to_owned();
+    }
+    r53.create_hosted_zone()
+        .name(domain)
+        .caller_reference(format!("zone-{domain}"))
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone
+        .unwrap()
+        .id
+}
+
+/// Requests a certificate for `domain`, creates its DNS validation record
+/// in the zone `zone_domain`, and waits until ACM says ISSUED.
+pub async fn issued_certificate(
+    sb: &TestSandbox,
+    region: &str,
+    domain: &str,
+    zone_domain: &str,
+) -> String {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let acm = sb.acm(region);
+    let arn = acm
+        .request_certificate()
+        .domain_name(domain)
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn
+        .unwrap();
+    let cert = acm
+        .describe_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .certificate
+        .unwrap();
+    assert_eq!(
+        cert.status().map(|s| s.as_str()),
+        Some("PENDING_VALIDATION")
+    );
+    let record = cert.domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let zone = hosted_zone(sb, zone_domain).await;
+    sb.route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name(record.name())
+                                .r#type(RrType::Cname)
+                                .ttl(300)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value(record.value())
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eventually("the certificate is issued", Duration::from_secs(10), || {
+        let acm = acm.clone();
+        let arn = arn.clone();
+        async move {
+            let c = acm
+                .describe_certificate()
+                .certificate_arn(&arn)
+                .send()
+                .await
+                .ok()?
+                .certificate?;
+            (c.status().map(|s| s.as_str()) == Some("ISSUED")).then_some(())
+        }
+    })
+    .await;
+    arn
 }
