@@ -156,6 +156,21 @@ impl ControlClient {
             .unwrap_or_default())
     }
 
+    /// The edge proxy's configuration (global process).
+    pub async fn edge(&self) -> anyhow::Result<crate::edge::EdgeConfig> {
+        self.send(self.http.get(format!("{}/edge", self.base)))
+            .await
+    }
+
+    /// Sets the edge proxy's configuration (global process).
+    pub async fn set_edge(
+        &self,
+        config: &crate::edge::EdgeConfig,
+    ) -> anyhow::Result<crate::edge::EdgeConfig> {
+        self.send(self.http.put(format!("{}/edge", self.base)).json(config))
+            .await
+    }
+
     /// A health check's status and checker history (global process).
     pub async fn health_check(&self, id: &str) -> anyhow::Result<Value> {
         self.send(

@@ -142,6 +142,8 @@ fn bind_all(
             None => {
                 let topology = Topology {
                     dns_port: None,
+                    edge_port: None,
+                    cdn_port: None,
                     shared_port: true,
                     global: Endpoint {
                         name: GLOBAL.into(),
@@ -200,6 +202,8 @@ fn bind_separately(
             global,
             regions: endpoints,
             dns_port: None,
+            edge_port: None,
+            cdn_port: None,
         },
         listeners,
     ))
@@ -222,9 +226,49 @@ fn bind_dns(port: u16) -> anyhow::Result<(std::net::UdpSocket, TcpListener)> {
     anyhow::bail!("found no port free for DNS on both UDP and TCP after 20 tries")
 }
 
-/// Descriptors the global process finds its DNS sockets on.
+/// The global process's sockets besides its main listener: the DNS
+/// server's, the edge proxy's and the CloudFront edge's, all on 127.0.0.1.
+pub struct GlobalSockets {
+    dns: (std::net::UdpSocket, TcpListener),
+    edge: TcpListener,
+    cdn: TcpListener,
+}
+
+impl GlobalSockets {
+    /// Binds them on the ports `topology` names, or free ones where it
+    /// names none; records the ports chosen in `topology`.
+    fn bind(topology: &mut Topology) -> anyhow::Result<Self> {
+        let tcp = |port: Option<u16>, what: &str| {
+            let port = port.unwrap_or(0);
+            TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).map_err(|e| {
+                anyhow::anyhow!("cannot listen for the {what} on 127.0.0.1:{port}: {e}")
+            })
+        };
+        let dns = bind_dns(topology.dns_port.unwrap_or(0))?;
+        let edge = tcp(topology.edge_port, "edge proxy")?;
+        let cdn = tcp(topology.cdn_port, "CloudFront edge")?;
+        topology.dns_port = Some(dns.0.local_addr()?.port());
+        topology.edge_port = Some(edge.local_addr()?.port());
+        topology.cdn_port = Some(cdn.local_addr()?.port());
+        Ok(GlobalSockets { dns, edge, cdn })
+    }
+
+    /// (descriptor here, descriptor the child finds it on).
+    fn fds(&self) -> [(i32, i32); 4] {
+        [
+            (self.dns.0.as_raw_fd(), DNS_UDP_FD),
+            (self.dns.1.as_raw_fd(), DNS_TCP_FD),
+            (self.edge.as_raw_fd(), EDGE_FD),
+            (self.cdn.as_raw_fd(), CDN_FD),
+        ]
+    }
+}
+
+/// Descriptors the global process finds its extra sockets on.
 pub const DNS_UDP_FD: i32 = 4;
 pub const DNS_TCP_FD: i32 = 5;
+pub const EDGE_FD: i32 = 6;
+pub const CDN_FD: i32 = 7;
 
 fn spawn(
     exe: &Path,
@@ -232,7 +276,7 @@ fn spawn(
     topology: &Topology,
     name: &str,
     listener: &TcpListener,
-    dns: Option<&(std::net::UdpSocket, TcpListener)>,
+    extra: Option<&GlobalSockets>,
 ) -> anyhow::Result<u32> {
     let log_path = layout.log_file(name);
     std::fs::create_dir_all(layout.logs_dir())?;
@@ -246,7 +290,7 @@ fn spawn(
         format!("region:{name}")
     };
     let fd = listener.as_raw_fd();
-    let dns_fds = dns.map(|(udp, tcp)| (udp.as_raw_fd(), tcp.as_raw_fd()));
+    let extra_fds = extra.map(GlobalSockets::fds);
     let mut cmd = Command::new(exe);
     cmd.args(["sandbox", "serve", "--role", &role, "--dir"])
         .arg(&layout.root)
@@ -268,18 +312,27 @@ fn spawn(
     // SAFETY: only async-signal-safe libc calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if fd != LISTEN_FD && libc::dup2(fd, LISTEN_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Every source is first copied above the targets, so placing
+            // one never overwrites another still to be placed; dup2 leaves
+            // the placed copies open across exec.
+            let mut moves = [(fd, LISTEN_FD); 5];
+            let count = match extra_fds {
+                Some(fds) => {
+                    moves[1..].copy_from_slice(&fds);
+                    5
+                }
+                None => 1,
+            };
+            for (from, _) in moves.iter_mut().take(count) {
+                let high = libc::fcntl(*from, libc::F_DUPFD_CLOEXEC, 64);
+                if high < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                *from = high;
             }
-            let flags = libc::fcntl(LISTEN_FD, libc::F_GETFD);
-            libc::fcntl(LISTEN_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            if let Some((udp, tcp)) = dns_fds {
-                for (from, to) in [(udp, DNS_UDP_FD), (tcp, DNS_TCP_FD)] {
-                    if from != to && libc::dup2(from, to) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    let flags = libc::fcntl(to, libc::F_GETFD);
-                    libc::fcntl(to, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            for (from, to) in moves.iter().take(count) {
+                if libc::dup2(*from, *to) < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
             }
             // Its own session: a Ctrl-C at the terminal does not reach it.
@@ -426,9 +479,13 @@ impl Sandbox {
             .expect("pid implies endpoint");
         let listener = TcpListener::bind(endpoint.socket())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} again: {e}", endpoint.socket()))?;
-        let dns = match (process == GLOBAL, self.state.topology.dns_port) {
-            (true, Some(port)) => Some(bind_dns(port)?),
-            _ => None,
+        let extra = if process == GLOBAL {
+            let mut topology = self.state.topology.clone();
+            let sockets = GlobalSockets::bind(&mut topology)?;
+            self.state.topology = topology;
+            Some(sockets)
+        } else {
+            None
         };
         let pid = spawn(
             exe,
@@ -436,10 +493,10 @@ impl Sandbox {
             &self.state.topology,
             process,
             &listener,
-            dns.as_ref(),
+            extra.as_ref(),
         )?;
         drop(listener);
-        drop(dns);
+        drop(extra);
         self.state.pids.insert(process.to_owned(), pid);
         self.layout.write_state(&self.state)?;
         self.wait_ready(&[process.to_owned()], timeout).await
@@ -535,12 +592,11 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         }
     };
     let (mut topology, listeners) = bind_all(&opts.regions, opts.port)?;
-    let dns = bind_dns(0)?;
-    topology.dns_port = Some(dns.0.local_addr()?.port());
+    let extra = GlobalSockets::bind(&mut topology)?;
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
-        let dns = (name == GLOBAL).then_some(&dns);
-        match spawn(&opts.exe, &layout, &topology, name, listener, dns) {
+        let extra = (name == GLOBAL).then_some(&extra);
+        match spawn(&opts.exe, &layout, &topology, name, listener, extra) {
             Ok(pid) => {
                 pids.insert(name.clone(), pid);
             }
@@ -553,7 +609,7 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         }
     }
     drop(listeners);
-    drop(dns);
+    drop(extra);
     let state = SandboxState {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: OffsetDateTime::now_utc()

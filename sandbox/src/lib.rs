@@ -19,6 +19,7 @@ pub mod control;
 pub mod credentials;
 pub mod dns;
 pub mod dynamodb;
+pub mod edge;
 pub mod glob;
 pub mod iam;
 pub mod lambda;

@@ -260,9 +260,15 @@ impl S3 {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let host = host.split(':').next().unwrap_or(host);
-        let suffix = format!(".s3-website.{}.localhost", self.region);
+        // The sandbox's own form and both of AWS's website endpoint forms.
+        let r = &self.region;
+        let suffixes = [
+            format!(".s3-website.{r}.localhost"),
+            format!(".s3-website.{r}.amazonaws.com"),
+            format!(".s3-website-{r}.amazonaws.com"),
+        ];
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(bucket) = host.strip_suffix(&suffix) {
+        if let Some(bucket) = suffixes.iter().find_map(|s| host.strip_suffix(s.as_str())) {
             return Some((bucket.to_owned(), path.trim_start_matches('/').to_owned()));
         }
         let trimmed = path.trim_start_matches('/');

@@ -79,10 +79,18 @@ pub async fn serve(
         Role::Global => {
             let route53 =
                 crate::route53::Route53::open(data.join("route53.json"), topology.clone())?;
+            let mut edge = None;
             if topology.dns_port.is_some() {
                 start_dns(route53.clone())?;
+                let e = Arc::new(crate::edge::Edge::open(
+                    topology.clone(),
+                    data.join("edge.json"),
+                )?);
+                crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD))?;
+                edge = Some(e);
             }
             let state = Arc::new(GlobalProcess {
+                edge,
                 topology: topology.clone(),
                 iam: Iam::open(data.join("iam.json"))?,
                 route53,
@@ -96,6 +104,13 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// A TCP listener `start` handed over on descriptor `fd`.
+fn inherited_listener(fd: i32) -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `start` hands the global process this descriptor.
+    unsafe { std::net::TcpListener::from_raw_fd(fd) }
 }
 
 /// Serves the sandbox's DNS on the sockets `start` handed over.
@@ -475,6 +490,7 @@ fn unknown_service(method: &Method, path: &str) -> Response {
 // --- the global process ---
 
 struct GlobalProcess {
+    edge: Option<Arc<crate::edge::Edge>>,
     topology: Topology,
     iam: Iam,
     route53: Arc<crate::route53::Route53>,
@@ -508,6 +524,25 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                         _ => Vec::new(),
                     };
                 axum::Json(json!({"values": values})).into_response()
+            }
+            "edge" if authorised(&parts.headers, &g.secrets) => {
+                let Some(edge) = &g.edge else {
+                    return control_error(StatusCode::NOT_FOUND, "this sandbox has no edge proxy");
+                };
+                if parts.method == Method::PUT {
+                    let body = match read_body(body).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    let config = match parse::<crate::edge::EdgeConfig>(&body) {
+                        Ok(c) => c,
+                        Err(r) => return r,
+                    };
+                    if let Err(e) = edge.set_config(config) {
+                        return control_error(StatusCode::BAD_REQUEST, e);
+                    }
+                }
+                axum::Json(edge.config()).into_response()
             }
             "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
                 let body = axum::body::to_bytes(body, MAX_BODY)

@@ -45,6 +45,13 @@ pub struct Topology {
     /// The authoritative DNS server's port on the global address (UDP and TCP).
     #[serde(default)]
     pub dns_port: Option<u16>,
+    /// The edge proxy's port on the global address: the API's address for
+    /// a browser, following DNS as a real client does.
+    #[serde(default)]
+    pub edge_port: Option<u16>,
+    /// The CloudFront edge's port on the global address.
+    #[serde(default)]
+    pub cdn_port: Option<u16>,
 }
 
 impl Topology {
@@ -61,6 +68,18 @@ impl Topology {
     /// The endpoint of a process by name (a region or [`GLOBAL`]).
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints().find(|e| e.name == name)
+    }
+
+    /// `http://127.0.0.1:<edge port>`, the edge proxy.
+    pub fn edge_url(&self) -> Option<String> {
+        self.edge_port
+            .map(|p| format!("http://{}:{p}", self.global.address))
+    }
+
+    /// `http://127.0.0.1:<cdn port>`, the CloudFront edge.
+    pub fn cdn_url(&self) -> Option<String> {
+        self.cdn_port
+            .map(|p| format!("http://{}:{p}", self.global.address))
     }
 
     /// Region names in order.

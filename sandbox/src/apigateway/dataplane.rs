@@ -161,7 +161,13 @@ impl ApiGateway {
                 domain: host.split(':').next().unwrap_or(host).to_owned(),
             });
         }
-        let host = headers.get(http::header::HOST)?.to_str().ok()?;
+        // Through the edge proxy, `Host` stays the browser's (its SigV4
+        // signature covers it) and the custom domain comes alongside.
+        let host = headers
+            .get(crate::edge::EDGE_HOST_HEADER)
+            .or_else(|| headers.get(http::header::HOST))?
+            .to_str()
+            .ok()?;
         let host = host
             .split(':')
             .next()

@@ -1025,6 +1025,12 @@ impl Route53 {
     /// Addresses of sandbox service endpoints, named as on AWS: API Gateway
     /// regional domains and S3 website endpoints name their region.
     fn service_address(&self, name: &str) -> Option<IpAddr> {
+        self.service_endpoint(name).map(|e| e.address)
+    }
+
+    /// The region process serving an AWS service name (API Gateway regional
+    /// domains, S3 website endpoints), if the name carries a sandbox region.
+    pub fn service_endpoint(&self, name: &str) -> Option<&crate::topology::Endpoint> {
         let name = name.trim_end_matches('.');
         for endpoint in &self.topology.regions {
             let r = &endpoint.name;
@@ -1033,7 +1039,7 @@ impl Route53 {
                 || name.ends_with(&format!("s3-website-{r}.amazonaws.com"))
                 || name.ends_with(&format!("s3-website.{r}.amazonaws.com"))
             {
-                return Some(endpoint.address);
+                return Some(endpoint);
             }
         }
         None

@@ -1,0 +1,355 @@
+//! The edge proxy: the API's address for a browser (`http://127.0.0.1:<edge
+//! port>/`). For each request it resolves the app's API name through the
+//! sandbox's own DNS server, caching each answer exactly as long as its TTL
+//! says, and forwards the request unchanged (method, path, headers with
+//! `Host`, body) to the region whose address the answer names. The region's
+//! API Gateway treats it as a request to that custom domain (it reads the
+//! name from `x-wildrydes-edge-host`, since `Host` stays the browser's for
+//! its SigV4 signature). So a browser follows failover exactly as late as a
+//! real client that honours TTL does.
+//!
+//! Which name: the request's `Host` when it is a name (a client that sets
+//! `Host: api.wildrydes.test`), else the API name `up` configured through
+//! the control API (`PUT /_sandbox/edge`).
+//!
+//! Every response carries `x-wildrydes-resolved-region` and the age and TTL
+//! of the DNS answer it used. When the region is down the browser sees what
+//! a real client would: a refused connection becomes 502, a frozen region a
+//! 504 after the upstream deadline.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use hickory_proto::rr::{RData, RecordType};
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::topology::{Endpoint, Topology, write_atomic};
+
+/// The header naming the custom domain a forwarded request is for.
+pub const EDGE_HOST_HEADER: &str = "x-wildrydes-edge-host";
+/// How long the edge waits for a region (API Gateway's own limit is 29 s).
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(35);
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// Hop-by-hop headers, which a proxy does not forward (RFC 9110 7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// The edge's configuration, kept in the global data directory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeConfig {
+    /// The name resolved for requests whose `Host` is an address.
+    pub api_name: Option<String>,
+}
+
+/// One DNS answer and when it was obtained.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    address: IpAddr,
+    ttl: u32,
+    at: Instant,
+    at_wall: SystemTime,
+}
+
+impl Cached {
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < Duration::from_secs(self.ttl.into())
+    }
+}
+
+pub struct Edge {
+    topology: Topology,
+    file: PathBuf,
+    config: Mutex<EdgeConfig>,
+    resolver: hickory_resolver::TokioResolver,
+    cache: Mutex<HashMap<String, Cached>>,
+    http: reqwest::Client,
+}
+
+fn failure(status: StatusCode, message: String) -> Response {
+    let mut r = Response::new(Body::from(json!({ "message": message }).to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl Edge {
+    /// An edge resolving through the DNS server on `topology.dns_port`.
+    pub fn open(topology: Topology, file: PathBuf) -> anyhow::Result<Self> {
+        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+        let dns_port = topology
+            .dns_port
+            .ok_or_else(|| anyhow::anyhow!("the edge proxy needs the sandbox's DNS server"))?;
+        let mut server = NameServerConfig::udp(topology.global.address);
+        for connection in &mut server.connections {
+            connection.port = dns_port;
+        }
+        let mut builder = hickory_resolver::Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(vec![server]),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        );
+        // hickory's own cache keeps answers past their TTL (NOTES.md); the
+        // edge caches by TTL itself.
+        builder.options_mut().cache_size = 0;
+        builder.options_mut().timeout = Duration::from_secs(2);
+        builder.options_mut().attempts = 1;
+        let config = match std::fs::read_to_string(&file) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => EdgeConfig::default(),
+        };
+        Ok(Edge {
+            topology,
+            file,
+            config: Mutex::new(config),
+            resolver: builder.build()?,
+            cache: Mutex::new(HashMap::new()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(UPSTREAM_TIMEOUT)
+                .connect_timeout(Duration::from_secs(4))
+                .build()?,
+        })
+    }
+
+    pub fn config(&self) -> EdgeConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the API name; refuses one that is not a DNS name.
+    pub fn set_config(&self, config: EdgeConfig) -> anyhow::Result<()> {
+        if let Some(name) = &config.api_name {
+            anyhow::ensure!(
+                hickory_proto::rr::Name::from_ascii(name).is_ok()
+                    && name.contains('.')
+                    && name.parse::<IpAddr>().is_err(),
+                "apiName must be a DNS name such as api.wildrydes.test, not {name:?}"
+            );
+        }
+        write_atomic(&self.file, &serde_json::to_vec_pretty(&config)?, 0o644)?;
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
+        Ok(())
+    }
+
+    /// The answer for `name`: the cached one while younger than its TTL,
+    /// else a fresh query.
+    async fn resolve(&self, name: &str) -> Result<Cached, String> {
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|c| c.fresh())
+        {
+            return Ok(*c);
+        }
+        let lookup = self
+            .resolver
+            .lookup(format!("{key}."), RecordType::A)
+            .await
+            .map_err(|e| format!("cannot resolve {key} through the sandbox DNS: {e}"))?;
+        let (address, ttl) = lookup
+            .answers()
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::A(a) => Some((IpAddr::V4(a.0), r.ttl)),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{key} has no A record in the sandbox DNS"))?;
+        let cached = Cached {
+            address,
+            ttl,
+            at: Instant::now(),
+            at_wall: SystemTime::now(),
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, cached);
+        Ok(cached)
+    }
+
+    /// The region listening on `address`, when exactly one does.
+    fn region_at(&self, address: IpAddr) -> Option<&Endpoint> {
+        let mut matching = self
+            .topology
+            .regions
+            .iter()
+            .filter(|e| e.address == address);
+        let first = matching.next()?;
+        matching.next().is_none().then_some(first)
+    }
+
+    /// The name a request is for (see the module comment).
+    fn name_for(&self, host: &str) -> Option<String> {
+        let bare = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map(|(h, _)| h)
+            .unwrap_or(host)
+            .trim_matches(['[', ']']);
+        if bare.parse::<IpAddr>().is_err() && bare != "localhost" && bare.contains('.') {
+            return Some(bare.to_ascii_lowercase());
+        }
+        self.config().api_name
+    }
+
+    async fn forward(&self, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(name) = self.name_for(&host) else {
+            return failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the edge proxy has no API name yet: `wildrydes up` configures it".into(),
+            );
+        };
+        let answer = match self.resolve(&name).await {
+            Ok(a) => a,
+            Err(e) => return failure(StatusCode::BAD_GATEWAY, e),
+        };
+        let mut resp = match self.region_at(answer.address) {
+            None => failure(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{name} resolves to {}, which is no single sandbox region's address",
+                    answer.address
+                ),
+            ),
+            Some(region) => {
+                let body = match axum::body::to_bytes(body, MAX_BODY).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return failure(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!("request body: {e}"),
+                        );
+                    }
+                };
+                let path = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let mut headers = parts.headers.clone();
+                for h in HOP_BY_HOP {
+                    headers.remove(*h);
+                }
+                if let Ok(v) = HeaderValue::from_str(&name) {
+                    headers.insert(EDGE_HOST_HEADER, v);
+                }
+                let sent = self
+                    .http
+                    .request(parts.method.clone(), format!("{}{path}", region.url()))
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await;
+                let mut resp = match sent {
+                    Ok(upstream) => relay(upstream).await,
+                    Err(e) if e.is_timeout() => failure(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!(
+                            "{} ({}) did not answer in time",
+                            region.name,
+                            region.socket()
+                        ),
+                    ),
+                    Err(e) => failure(
+                        StatusCode::BAD_GATEWAY,
+                        format!("cannot reach {} ({}): {e}", region.name, region.socket()),
+                    ),
+                };
+                if let Ok(v) = HeaderValue::from_str(&region.name) {
+                    resp.headers_mut().insert("x-wildrydes-resolved-region", v);
+                }
+                resp
+            }
+        };
+        let h = resp.headers_mut();
+        let age = answer.at.elapsed().as_millis();
+        let resolved_at = answer
+            .at_wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        for (k, v) in [
+            ("x-wildrydes-resolved-address", answer.address.to_string()),
+            ("x-wildrydes-dns-ttl", answer.ttl.to_string()),
+            ("x-wildrydes-dns-age-ms", age.to_string()),
+            ("x-wildrydes-dns-resolved-at-ms", resolved_at.to_string()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(HeaderName::from_static(k), v);
+            }
+        }
+        resp
+    }
+}
+
+/// The region's response, hop-by-hop headers dropped.
+async fn relay(upstream: reqwest::Response) -> Response {
+    let status = upstream.status();
+    let mut headers = upstream.headers().clone();
+    for h in HOP_BY_HOP {
+        headers.remove(*h);
+    }
+    headers.remove(http::header::CONTENT_LENGTH);
+    match upstream.bytes().await {
+        Ok(body) => {
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = status;
+            *r.headers_mut() = headers;
+            r
+        }
+        Err(e) => failure(
+            StatusCode::BAD_GATEWAY,
+            format!("the region's response broke off: {e}"),
+        ),
+    }
+}
+
+async fn handler(State(edge): State<std::sync::Arc<Edge>>, req: Request) -> Response {
+    edge.forward(req).await
+}
+
+/// Serves the edge on the listener `start` handed over.
+pub fn serve(edge: std::sync::Arc<Edge>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let app = axum::Router::new().fallback(handler).with_state(edge);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the edge proxy stopped: {e}");
+        }
+    });
+    Ok(())
+}
