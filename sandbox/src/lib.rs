@@ -14,6 +14,7 @@
 
 pub mod acm;
 pub mod apigateway;
+pub mod cloudfront;
 pub mod cognito;
 pub mod control;
 pub mod credentials;

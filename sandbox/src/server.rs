@@ -89,8 +89,17 @@ pub async fn serve(
                 crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD))?;
                 edge = Some(e);
             }
+            let cloudfront =
+                crate::cloudfront::CloudFront::open(data.join("cloudfront.json"), route53.clone())?;
+            if topology.cdn_port.is_some() {
+                crate::cloudfront::serve(
+                    cloudfront.clone(),
+                    inherited_listener(crate::launcher::CDN_FD),
+                )?;
+            }
             let state = Arc::new(GlobalProcess {
                 edge,
+                cloudfront,
                 topology: topology.clone(),
                 iam: Iam::open(data.join("iam.json"))?,
                 route53,
@@ -491,6 +500,7 @@ fn unknown_service(method: &Method, path: &str) -> Response {
 
 struct GlobalProcess {
     edge: Option<Arc<crate::edge::Edge>>,
+    cloudfront: Arc<crate::cloudfront::CloudFront>,
     topology: Topology,
     iam: Iam,
     route53: Arc<crate::route53::Route53>,
@@ -579,16 +589,30 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
             );
         }
     };
-    if path.starts_with("/2013-04-01/") {
+    // Route 53 and CloudFront: global REST-XML services signed for
+    // us-east-1, as on AWS.
+    let rest_xml = if path.starts_with("/2013-04-01/") {
+        Some((
+            "route53",
+            crate::route53::error as fn(StatusCode, &str, &str) -> Response,
+        ))
+    } else if path.starts_with("/2020-05-31/") {
+        Some((
+            "cloudfront",
+            crate::cloudfront::error as fn(StatusCode, &str, &str) -> Response,
+        ))
+    } else {
+        None
+    };
+    if let Some((service, error)) = rest_xml {
         let path_and_query = parts
             .uri
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        // Route 53 is global and signed for us-east-1, as on AWS.
         let expect = Expect {
             regions: &["us-east-1"],
-            service: "route53",
+            service,
         };
         if let Err(failure) = sigv4::verify(
             parts.method.as_str(),
@@ -605,11 +629,20 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                 sigv4::AuthFailure::ExpiredToken => "ExpiredToken",
                 _ => "SignatureDoesNotMatch",
             };
-            return crate::route53::error(StatusCode::FORBIDDEN, code, &failure.message());
+            return error(StatusCode::FORBIDDEN, code, &failure.message());
         }
-        return g
-            .route53
-            .handle(&parts.method, &path, parts.uri.query(), &body);
+        return match service {
+            "route53" => g
+                .route53
+                .handle(&parts.method, &path, parts.uri.query(), &body),
+            _ => g.cloudfront.handle(
+                &parts.method,
+                &path,
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+            ),
+        };
     }
     let query = QueryRequest::parse(&body, parts.uri.query());
     // The service: the SigV4 scope's, else the awsQuery API version.

@@ -80,6 +80,32 @@ impl Element {
     pub fn text_of(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
     }
+
+    /// The element as XML (no declaration, no namespace).
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    /// The element's text and children as XML, without its own tags.
+    pub fn inner_xml(&self) -> String {
+        let mut out = crate::wire::xml_escape(&self.text);
+        for c in &self.children {
+            c.write(&mut out);
+        }
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push('<');
+        out.push_str(&self.name);
+        out.push('>');
+        out.push_str(&self.inner_xml());
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
 }
 
 #[cfg(test)]
@@ -95,5 +121,10 @@ mod tests {
         assert_eq!(a.child("C").unwrap().all("D").count(), 2);
         assert!(a.child("E").is_some());
         assert!(Element::parse(b"<A><B></A>").is_none());
+        assert_eq!(
+            a.to_xml(),
+            "<A><B>one &amp; two</B><C><D>1</D><D>2</D></C><E></E></A>"
+        );
+        assert_eq!(Element::parse(a.to_xml().as_bytes()), Some(a));
     }
 }
