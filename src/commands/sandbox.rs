@@ -171,8 +171,12 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
                     Started::Reused => "already running".to_owned(),
                 };
                 println!("sandbox {verb} at {}", root.display());
-                for e in sandbox.state.topology.endpoints() {
+                let topology = &sandbox.state.topology;
+                for e in topology.endpoints() {
                     println!("  {:<16} {}", e.name, e.url());
+                }
+                for line in service_lines(topology) {
+                    println!("  {line}");
                 }
                 if !sandbox.state.topology.shared_port {
                     println!(
@@ -206,6 +210,7 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
                     "dir": root,
                     "startedAt": sandbox.state.started_at,
                     "sharedPort": sandbox.state.topology.shared_port,
+                    "topology": sandbox.state.topology,
                     "processes": processes,
                 });
                 println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -232,6 +237,9 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
                     );
                 }
                 println!("{table}");
+                for line in service_lines(&sandbox.state.topology) {
+                    println!("{line}");
+                }
             }
             Ok(if healthy {
                 Outcome::Success
@@ -333,4 +341,20 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
             Ok(Outcome::Success)
         }
     }
+}
+
+/// The global process's other listeners, one line each.
+fn service_lines(topology: &Topology) -> Vec<String> {
+    let host = topology.global.address;
+    let mut lines = Vec::new();
+    if let Some(port) = topology.dns_port {
+        lines.push(format!("{:<16} {host}:{port} (UDP and TCP)", "dns"));
+    }
+    if let Some(url) = topology.edge_url() {
+        lines.push(format!("{:<16} {url} (the API, following DNS)", "edge"));
+    }
+    if let Some(url) = topology.cdn_url() {
+        lines.push(format!("{:<16} {url} (CloudFront distributions)", "cloudfront"));
+    }
+    lines
 }
