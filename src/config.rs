@@ -47,6 +47,14 @@ struct FileConfig {
     dns: FileDns,
     #[serde(default)]
     objectives: FileObjectives,
+    #[serde(default)]
+    lambda: FileLambda,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLambda {
+    architecture: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +108,8 @@ pub struct Config {
     /// Recovery point objective.
     #[serde(serialize_with = "as_seconds")]
     pub rpo: Duration,
+    /// The Lambda's instruction set: `x86_64` or `arm64`.
+    pub lambda_architecture: String,
     /// Where the settings came from: the file, or `None` for defaults only.
     pub source: Option<PathBuf>,
 }
@@ -242,6 +252,9 @@ impl Config {
                 file.objectives.rpo,
                 Duration::from_secs(15 * 60),
             )?,
+            lambda_architecture: env("WILDRYDES_LAMBDA_ARCHITECTURE")
+                .or(file.lambda.architecture)
+                .unwrap_or_else(|| "x86_64".into()),
             source,
         };
         config.validate()?;
@@ -249,6 +262,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.lambda_architecture.as_str(), "x86_64" | "arm64") {
+            return Err(invalid(
+                "lambda.architecture",
+                &self.lambda_architecture,
+                "expected x86_64 or arm64",
+            ));
+        }
         let stack_ok = (1..=24).contains(&self.stack.len())
             && self.stack.starts_with(|c: char| c.is_ascii_lowercase())
             && !self.stack.ends_with('-')
@@ -405,7 +425,7 @@ impl fmt::Display for Config {
             |p| p.display().to_string(),
         );
         let [primary, secondary] = self.regions();
-        let rows: [(&str, String); 12] = [
+        let rows: [(&str, String); 13] = [
             ("target", self.target.to_string()),
             ("source", source),
             ("stack", self.stack.clone()),
@@ -424,6 +444,7 @@ impl fmt::Display for Config {
                 self.health_check_failure_threshold.to_string(),
             ),
             ("DNS TTL", format!("{} s", self.dns_ttl_seconds)),
+            ("Lambda architecture", self.lambda_architecture.clone()),
             (
                 "RTO objective",
                 humantime::format_duration(self.rto).to_string(),

@@ -2,9 +2,12 @@
 //! ticketing service. `main` only parses, sets up logging, dispatches and
 //! maps the outcome to an exit code (0 ok, 1 needs attention, 2 error).
 
+mod aws;
 mod cli;
 mod commands;
 mod config;
+mod deploy;
+mod target;
 
 use std::process::ExitCode;
 

@@ -50,7 +50,7 @@ fn help_lists_every_subcommand_and_global_option() {
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["up", "down", "status", "failover-test"] {
+    for sub in ["status", "failover-test"] {
         let out = wildrydes(dir.path(), &[sub]);
         assert_eq!(out.status.code(), Some(2), "{sub}: {}", text(&out));
         let msg = text(&out);

@@ -58,6 +58,11 @@ async fn website(sb: &TestSandbox) {
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
     );
+    s3.delete_public_access_block()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     s3.put_bucket_policy()
         .bucket(BUCKET)
         .policy(&policy)

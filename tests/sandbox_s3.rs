@@ -129,6 +129,32 @@ async fn buckets_objects_and_the_website_endpoint() {
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
     );
+    // New buckets block public policies, as on AWS since April 2023.
+    let blocked = s3
+        .put_bucket_policy()
+        .bucket(BUCKET)
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&blocked),
+        Some("AccessDenied")
+    );
+    let block = s3
+        .get_public_access_block()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap()
+        .public_access_block_configuration
+        .unwrap();
+    assert_eq!(block.block_public_policy(), Some(true));
+    s3.delete_public_access_block()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     s3.put_bucket_policy()
         .bucket(BUCKET)
         .policy(&policy)

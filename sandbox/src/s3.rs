@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::SandboxSecrets;
+use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
 use crate::dynamodb::policy::{statements, strings};
 use crate::lambda::percent_decode;
 use crate::sigv4::{self, AuthFailure, Expect};
@@ -40,6 +40,47 @@ struct Bucket {
     policy: Option<String>,
     tags: BTreeMap<String, String>,
     objects: BTreeMap<String, Object>,
+    /// Block Public Access: on for every new bucket, as on AWS since 2023.
+    #[serde(default)]
+    public_access_block: Option<PublicAccessBlock>,
+}
+
+/// The four Block Public Access switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct PublicAccessBlock {
+    block_public_acls: bool,
+    ignore_public_acls: bool,
+    block_public_policy: bool,
+    restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    fn xml(&self) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PublicAccessBlockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><BlockPublicAcls>{}</BlockPublicAcls><IgnorePublicAcls>{}</IgnorePublicAcls><BlockPublicPolicy>{}</BlockPublicPolicy><RestrictPublicBuckets>{}</RestrictPublicBuckets></PublicAccessBlockConfiguration>",
+            self.block_public_acls,
+            self.ignore_public_acls,
+            self.block_public_policy,
+            self.restrict_public_buckets
+        )
+    }
+
+    fn parse(doc: &str) -> Self {
+        let flag = |tag: &str| xml_values(doc, tag).first().is_some_and(|v| v == "true");
+        PublicAccessBlock {
+            block_public_acls: flag("BlockPublicAcls"),
+            ignore_public_acls: flag("IgnorePublicAcls"),
+            block_public_policy: flag("BlockPublicPolicy"),
+            restrict_public_buckets: flag("RestrictPublicBuckets"),
+        }
+    }
 }
 
 pub struct S3 {
@@ -302,7 +343,10 @@ impl S3 {
                 "Not Found (NoSuchWebsiteConfiguration)",
             );
         };
-        if !public_read(b.policy.as_deref(), bucket) {
+        let restricted = b
+            .public_access_block
+            .is_some_and(|p| p.restrict_public_buckets);
+        if restricted || !public_read(b.policy.as_deref(), bucket) {
             return html(StatusCode::FORBIDDEN, "Forbidden (AccessDenied)");
         }
         let key = percent_decode(key);
@@ -467,6 +511,49 @@ impl S3 {
                 }
                 None => no_bucket(bucket),
             },
+            ("PUT", true) if has("publicAccessBlock") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    b.public_access_block = Some(PublicAccessBlock::parse(&text));
+                    empty(StatusCode::OK)
+                }
+                None => no_bucket(bucket),
+            },
+            ("GET", true) if has("publicAccessBlock") => match buckets.get(bucket) {
+                Some(Bucket {
+                    public_access_block: Some(p),
+                    ..
+                }) => xml(StatusCode::OK, p.xml()),
+                Some(_) => error(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchPublicAccessBlockConfiguration",
+                    "The public access block configuration was not found",
+                    &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                ),
+                None => no_bucket(bucket),
+            },
+            ("DELETE", true) if has("publicAccessBlock") => match buckets.get_mut(bucket) {
+                Some(b) => {
+                    b.public_access_block = None;
+                    empty(StatusCode::NO_CONTENT)
+                }
+                None => no_bucket(bucket),
+            },
+            ("PUT", true)
+                if has("policy")
+                    && buckets.get(bucket).is_some_and(|b| {
+                        b.public_access_block.is_some_and(|p| p.block_public_policy)
+                    })
+                    && public_read(Some(&text), bucket) =>
+            {
+                error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    &format!(
+                        "User: arn:aws:iam::{ACCOUNT_ID}:root is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{bucket}\" because public policies are blocked by the BlockPublicPolicy block public access setting."
+                    ),
+                    "",
+                )
+            }
             ("PUT", true) if has("policy") => match buckets.get_mut(bucket) {
                 Some(b) => match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(v) if v.get("Statement").is_some() => {
@@ -604,6 +691,7 @@ impl S3 {
                     bucket.to_owned(),
                     Bucket {
                         created: now(),
+                        public_access_block: Some(PublicAccessBlock::ALL),
                         ..Default::default()
                     },
                 );

@@ -354,7 +354,10 @@ fn service_lines(topology: &Topology) -> Vec<String> {
         lines.push(format!("{:<16} {url} (the API, following DNS)", "edge"));
     }
     if let Some(url) = topology.cdn_url() {
-        lines.push(format!("{:<16} {url} (CloudFront distributions)", "cloudfront"));
+        lines.push(format!(
+            "{:<16} {url} (CloudFront distributions)",
+            "cloudfront"
+        ));
     }
     lines
 }

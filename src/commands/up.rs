@@ -1,14 +1,215 @@
-//! `wildrydes up`: bootstrap both regions and deploy the app.
+//! `wildrydes up`: bootstrap both regions and deploy the app, idempotently.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 use clap::Args;
+use serde_json::json;
 
-use super::{Outcome, load_config, not_built};
+use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
+use crate::config::Target;
+use crate::deploy::{self, Ctx, StepReport, package, progress, steps};
+use crate::target;
 
 #[derive(Debug, Args)]
-pub struct UpArgs {}
+pub struct UpArgs {
+    /// Print the result as JSON (progress still goes to stderr)
+    #[arg(long)]
+    pub json: bool,
+    /// Show what would be created or updated, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy this `bootstrap` binary instead of building the Lambda
+    #[arg(long, env = "WILDRYDES_LAMBDA_BINARY", value_name = "PATH")]
+    pub lambda_binary: Option<PathBuf>,
+    /// The web UI's files [default: web/ of the wildrydes sources]
+    #[arg(long, env = "WILDRYDES_WEB_DIR", value_name = "PATH")]
+    pub web_dir: Option<PathBuf>,
+}
 
-pub async fn run(_args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    load_config(global)?;
-    Err(not_built("up", 6))
+/// The files of the web UI, by key (README.md is documentation, not UI).
+fn web_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let key = path
+                    .strip_prefix(root)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if key != "README.md" && key != "config.js" {
+                    out.insert(key, std::fs::read(&path)?);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The cursor secret both regions' functions share: the one already
+/// deployed, else a new one.
+async fn cursor_secret(ctx_clients: &crate::aws::Clients, function: &str) -> String {
+    for r in &ctx_clients.regions {
+        if let Ok(f) = r.lambda.get_function().function_name(function).send().await
+            && let Some(secret) = f
+                .configuration()
+                .and_then(|c| c.environment())
+                .and_then(|e| e.variables())
+                .and_then(|v| v.get("CURSOR_SECRET"))
+        {
+            return secret.clone();
+        }
+    }
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(global)?;
+    let begun = Instant::now();
+    if config.target == Target::Aws && config.facebook_app_id.is_none() {
+        anyhow::bail!(
+            "on AWS the login needs a Facebook app: set facebook_app_id in wildrydes.toml (or WILDRYDES_FACEBOOK_APP_ID)"
+        );
+    }
+    let for_aws = config.target == Target::Aws;
+    let lambda = match &args.lambda_binary {
+        Some(path) => package::package_binary(path, &config.lambda_architecture, for_aws)?,
+        None => {
+            if !global.quiet {
+                eprintln!(
+                    "building the ticket Lambda (cargo build --release -p wildrydes-tickets)…"
+                );
+            }
+            package::build(&config.lambda_architecture, for_aws)?
+        }
+    };
+    let web_dir = match &args.web_dir {
+        Some(d) => d.clone(),
+        None => package::workspace_dir()
+            .map(|d| d.join("web"))
+            .unwrap_or_else(|| PathBuf::from("web")),
+    };
+    let web = web_files(&web_dir)?;
+
+    let session = target::open(&config).await?;
+    if let (Some(sb), false) = (&session.sandbox, args.json || global.quiet) {
+        eprintln!(
+            "sandbox {} at {}",
+            match session.started {
+                Some(wildrydes_sandbox::launcher::Started::Started) => "started",
+                _ => "running",
+            },
+            sb.layout.root.display()
+        );
+    }
+    let clients = session.clients.clone();
+    let lambda_info = json!({"binary": lambda.binary, "codeSha256": lambda.code_sha256});
+    let ctx = Ctx::open(&config, &session, args.dry_run, Some(lambda), web).await?;
+    ctx.outputs.set(
+        "cursor_secret",
+        cursor_secret(&clients, &format!("{}-tickets", config.stack)).await,
+    );
+    if !args.dry_run {
+        target::point_edge(&session, &config).await?;
+    }
+    let ctx = Arc::new(ctx);
+    let plan = steps::plan(&ctx);
+    let reporter = progress::reporter(global.quiet);
+    let reports = deploy::execute(plan, ctx.clone(), reporter.as_ref()).await;
+    let ok = reports.iter().all(StepReport::ok);
+    let web_url = ctx.outputs.maybe("web.origin").map(|o| format!("{o}/"));
+    let seconds = begun.elapsed().as_secs_f64();
+    if args.json {
+        let doc = json!({
+            "schemaVersion": 1,
+            "target": config.target,
+            "stack": config.stack,
+            "dryRun": args.dry_run,
+            "ok": ok,
+            "seconds": seconds,
+            "steps": reports,
+            "lambda": lambda_info,
+            "next": {
+                "webUrl": web_url,
+                "apiUrl": session.api_url,
+                "login": session.facebook_login_url,
+                "identityPoolId": ctx.outputs.maybe("pool.id"),
+            },
+            "calls": {
+                "all": clients.calls.all(),
+                "writes": clients.calls.writes(),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("{}", table(&reports));
+        let writes: u32 = clients.calls.writes().values().sum();
+        let total: u32 = clients.calls.all().values().sum();
+        println!(
+            "{} in {seconds:.1} s ({total} AWS calls, {writes} of them writes)",
+            if args.dry_run { "planned" } else { "done" }
+        );
+        if !ok {
+            for r in reports.iter().filter(|r| r.error.is_some()) {
+                println!(
+                    "\n{} failed in {}: {}",
+                    r.resource,
+                    r.scope,
+                    r.error.as_deref().unwrap_or_default()
+                );
+            }
+            println!(
+                "\nWhat succeeded stays; fix the cause and run `wildrydes up` again: it resumes where this run stopped."
+            );
+        } else if !args.dry_run {
+            println!();
+            if let Some(url) = &web_url {
+                println!("web UI   {url}");
+            }
+            println!("API      {}", session.api_url);
+            match &session.facebook_login_url {
+                Some(_) => {
+                    println!("login    the sandbox's Facebook stand-in (any name; no password)")
+                }
+                None => println!(
+                    "login    Facebook app {}",
+                    config.facebook_app_id.as_deref().unwrap_or_default()
+                ),
+            }
+            println!("next     wildrydes failover-test");
+        }
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::NeedsAttention
+    })
+}
+
+/// Every step's resource, scope, action and id.
+pub fn table(reports: &[StepReport]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(["scope", "resource", "action", "id"]);
+    for r in reports {
+        t.add_row([
+            r.scope.clone(),
+            r.resource.clone(),
+            progress::outcome(r),
+            r.id.clone().unwrap_or_default(),
+        ]);
+    }
+    t
 }

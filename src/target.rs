@@ -1,0 +1,123 @@
+//! Connecting to the target: real AWS, or the embedded sandbox (started if
+//! it is not running). What differs between the two is decided here and
+//! handed on as plain values (clients, URLs, whether a hosted zone may be
+//! created); the deploy, status and drill code never asks which it is.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wildrydes_sandbox::edge::EdgeConfig;
+use wildrydes_sandbox::launcher::{self, Sandbox, StartOptions, Started};
+
+use crate::aws::Clients;
+use crate::commands::sandbox::DEFAULT_DIR;
+use crate::config::{Config, Target};
+
+/// A connection to the target the settings name.
+pub struct Session {
+    pub clients: Clients,
+    /// The sandbox, when that is the target.
+    pub sandbox: Option<Sandbox>,
+    /// Whether this command started the sandbox (else it was running).
+    pub started: Option<Started>,
+    /// The API's base URL for a browser: `https://api.<domain>` on AWS, the
+    /// sandbox's edge proxy (which follows the sandbox DNS) otherwise.
+    pub api_url: String,
+    /// Where the browser logs in: Facebook itself on AWS (`None`), the
+    /// sandbox's Facebook stand-in otherwise.
+    pub facebook_login_url: Option<String>,
+    /// Whether a missing hosted zone may be created.
+    pub create_zone: bool,
+    /// `http://…:<cdn port>` for sandbox distributions, `https://…` on AWS.
+    pub cdn_port: Option<u16>,
+}
+
+impl Session {
+    /// The web UI's origin for a distribution domain.
+    pub fn web_origin(&self) -> Box<dyn Fn(&str) -> String + Send + Sync> {
+        match self.cdn_port {
+            Some(port) => Box::new(move |domain| format!("http://{domain}:{port}")),
+            None => Box::new(|domain| format!("https://{domain}")),
+        }
+    }
+}
+
+/// The sandbox directory for commands other than `sandbox` itself.
+pub fn sandbox_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os("WILDRYDES_SANDBOX_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    Ok(if dir.is_absolute() {
+        dir
+    } else {
+        std::env::current_dir()?.join(dir)
+    })
+}
+
+/// Connects to the target, starting the sandbox when it is the target and
+/// not running.
+pub async fn open(config: &Config) -> anyhow::Result<Session> {
+    match config.target {
+        Target::Aws => Ok(Session {
+            clients: Clients::aws(config).await,
+            sandbox: None,
+            started: None,
+            api_url: format!("https://{}", config.api_domain()),
+            facebook_login_url: None,
+            create_zone: false,
+            cdn_port: None,
+        }),
+        Target::Sandbox => {
+            let port = match std::env::var("WILDRYDES_SANDBOX_PORT") {
+                Ok(p) => p.parse().map_err(|_| {
+                    anyhow::anyhow!("WILDRYDES_SANDBOX_PORT must be a port number, not {p:?}")
+                })?,
+                Err(_) => 4710,
+            };
+            let opts = StartOptions {
+                root: sandbox_dir()?,
+                regions: config.regions().iter().map(|r| r.to_string()).collect(),
+                port,
+                exe: std::env::current_exe()?,
+                ready_timeout: Duration::from_secs(15),
+            };
+            let (sandbox, started) = launcher::start(&opts).await?;
+            let topology = &sandbox.state.topology;
+            let api_url = topology.edge_url().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this sandbox predates the edge proxy: `wildrydes sandbox stop` and run again"
+                )
+            })?;
+            let primary = topology.region(&config.primary_region).ok_or_else(|| {
+                anyhow::anyhow!("the sandbox has no region {}", config.primary_region)
+            })?;
+            let facebook_login_url =
+                Some(format!("{}/sandbox/facebook/dialog/oauth", primary.url()));
+            let cdn_port = topology.cdn_port;
+            let clients = Clients::sandbox(config, &sandbox).await?;
+            Ok(Session {
+                clients,
+                sandbox: Some(sandbox),
+                started: Some(started),
+                api_url,
+                facebook_login_url,
+                create_zone: true,
+                cdn_port,
+            })
+        }
+    }
+}
+
+/// Points the sandbox's edge proxy at the app's API name.
+pub async fn point_edge(session: &Session, config: &Config) -> anyhow::Result<()> {
+    if let Some(sandbox) = &session.sandbox {
+        let want = EdgeConfig {
+            api_name: Some(config.api_domain()),
+        };
+        let control = sandbox.control("global")?;
+        if control.edge().await? != want {
+            control.set_edge(&want).await?;
+        }
+    }
+    Ok(())
+}
