@@ -1517,13 +1517,13 @@ async fn ensure_domains(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
             .map_err(|e| aws_error("CreateBasePathMapping", e))?;
     }
     let id = names.join(", ");
-    Ok(match (changes.is_empty(), ctx.dry_run) {
-        (true, _) => Done::new(Action::Unchanged, id),
-        (false, true) => Done::new(Action::WouldUpdate, id).because(changes.join(", ")),
-        (false, false) if changes.iter().filter(|c| c.ends_with("created")).count() == 2 => {
-            Done::new(Action::Created, id)
-        }
-        (false, false) => Done::new(Action::Updated, id).because(changes.join(", ")),
+    let all_new = changes.iter().filter(|c| c.ends_with("created")).count() == names.len();
+    Ok(match (changes.is_empty(), all_new, ctx.dry_run) {
+        (true, _, _) => Done::new(Action::Unchanged, id),
+        (false, true, true) => Done::new(Action::WouldCreate, id),
+        (false, true, false) => Done::new(Action::Created, id),
+        (false, false, true) => Done::new(Action::WouldUpdate, id).because(changes.join(", ")),
+        (false, false, false) => Done::new(Action::Updated, id).because(changes.join(", ")),
     })
 }
 
@@ -1652,14 +1652,23 @@ async fn upsert_if_different(
     ctx: &Ctx,
     zone: &str,
     want: aws_sdk_route53::types::ResourceRecordSet,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Action>> {
     use aws_sdk_route53::types::*;
     let existing = records_at(ctx, zone, want.name()).await?;
     if existing.iter().any(|r| same_record(r, &want)) {
-        return Ok(false);
+        return Ok(None);
     }
+    let fresh = !existing
+        .iter()
+        .any(|r| r.r#type() == want.r#type() && r.set_identifier() == want.set_identifier());
+    let action = match (fresh, ctx.dry_run) {
+        (true, false) => Action::Created,
+        (true, true) => Action::WouldCreate,
+        (false, false) => Action::Updated,
+        (false, true) => Action::WouldUpdate,
+    };
     if ctx.dry_run {
-        return Ok(true);
+        return Ok(Some(action));
     }
     // Records of another type at the name (an older layout) go in the same batch.
     let mut changes = Vec::new();
@@ -1681,7 +1690,26 @@ async fn upsert_if_different(
             .build()?,
     );
     apply_changes(ctx, zone, changes).await?;
-    Ok(true)
+    Ok(Some(action))
+}
+
+/// One result for several writes: created if every one created, else
+/// updated if any wrote, else unchanged.
+fn combine(ctx: &Ctx, results: &[Option<Action>], id: impl Into<String>) -> Done {
+    let wrote: Vec<Action> = results.iter().flatten().copied().collect();
+    let all_new = !wrote.is_empty()
+        && wrote.len() == results.len()
+        && wrote
+            .iter()
+            .all(|a| matches!(a, Action::Created | Action::WouldCreate));
+    let action = match (wrote.is_empty(), all_new, ctx.dry_run) {
+        (true, _, _) => Action::Unchanged,
+        (false, true, false) => Action::Created,
+        (false, true, true) => Action::WouldCreate,
+        (false, false, false) => Action::Updated,
+        (false, false, true) => Action::WouldUpdate,
+    };
+    Done::new(action, id)
 }
 
 /// Applies a change batch and waits until Route 53 says INSYNC.
@@ -1726,19 +1754,23 @@ async fn apply_changes(
 
 async fn ensure_regional_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
     let zone = ctx.outputs.maybe("zone.id");
-    let mut changed = Vec::new();
+    let new = if ctx.dry_run {
+        Action::WouldCreate
+    } else {
+        Action::Created
+    };
+    let mut results = Vec::new();
     for region in ctx.config.regions() {
         let name = regional_api_domain(&ctx, region);
         let (Some(zone), Some(target)) =
             (&zone, ctx.outputs.maybe(&format!("domain.own/{region}")))
         else {
-            changed.push(name);
+            // Only in a dry run: the zone or the domain is still to come.
+            results.push(Some(new));
             continue;
         };
         let want = simple_record(&name, "CNAME", &target, ctx.config.dns_ttl_seconds.into())?;
-        if upsert_if_different(&ctx, zone, want).await? {
-            changed.push(name);
-        }
+        results.push(upsert_if_different(&ctx, zone, want).await?);
     }
     let id = ctx
         .config
@@ -1747,11 +1779,7 @@ async fn ensure_regional_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         .map(|r| regional_api_domain(&ctx, r))
         .collect::<Vec<_>>()
         .join(", ");
-    Ok(match (changed.is_empty(), ctx.dry_run) {
-        (true, _) => Done::new(Action::Unchanged, id),
-        (false, true) => Done::new(Action::WouldUpdate, id).because(changed.join(", ")),
-        (false, false) => Done::new(Action::Updated, id).because(changed.join(", ")),
-    })
+    Ok(combine(&ctx, &results, id))
 }
 
 /// This stack's health checks (by caller-reference prefix).
@@ -1861,13 +1889,18 @@ async fn ensure_failover_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         return Ok(Done::new(Action::WouldCreate, name));
     };
     let [p, s] = ctx.config.regions();
-    let mut changed = false;
+    let new = if ctx.dry_run {
+        Action::WouldCreate
+    } else {
+        Action::Created
+    };
+    let mut results = Vec::new();
     for (region, role) in [
         (p, ResourceRecordSetFailover::Primary),
         (s, ResourceRecordSetFailover::Secondary),
     ] {
         let Some(target) = ctx.outputs.maybe(&format!("domain.target/{region}")) else {
-            changed = true;
+            results.push(Some(new));
             continue;
         };
         let mut want = ResourceRecordSet::builder()
@@ -1884,7 +1917,7 @@ async fn ensure_failover_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         if role == ResourceRecordSetFailover::Primary {
             want = want.health_check_id(&health);
         }
-        changed |= upsert_if_different(&ctx, &zone, want.build()?).await?;
+        results.push(upsert_if_different(&ctx, &zone, want.build()?).await?);
     }
     // Health checks of an earlier interval are no longer referenced.
     if !ctx.dry_run {
@@ -1900,14 +1933,10 @@ async fn ensure_failover_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
                 .send()
                 .await
                 .map_err(|e| aws_error("DeleteHealthCheck (superseded)", e))?;
-            changed = true;
+            results.push(Some(Action::Updated));
         }
     }
-    Ok(match (changed, ctx.dry_run) {
-        (false, _) => Done::new(Action::Unchanged, name),
-        (true, true) => Done::new(Action::WouldUpdate, name),
-        (true, false) => Done::new(Action::Updated, name),
-    })
+    Ok(combine(&ctx, &results, name))
 }
 
 // --- Cognito ----------------------------------------------------------------
@@ -2377,6 +2406,7 @@ async fn ensure_site(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
     let mut files = ctx.web.clone();
     files.insert("config.js".into(), config_js(&ctx).into_bytes());
     let mut changed = Vec::new();
+    let mut existed = 0;
     for (key, body) in &files {
         let sha = sha256_hex(body);
         let current = match s3.head_object().bucket(&bucket).key(key).send().await {
@@ -2388,6 +2418,7 @@ async fn ensure_site(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
             }
             Err(e) => return Err(aws_error("HeadObject", e)),
         };
+        existed += usize::from(current.is_some());
         if current.as_deref() == Some(sha.as_str()) {
             continue;
         }
@@ -2452,10 +2483,15 @@ async fn ensure_site(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         ));
     }
     let detail = format!("{} uploaded, {} removed", changed.len(), stale.len());
+    let fresh = existed == 0 && stale.is_empty();
+    let action = match (fresh, ctx.dry_run) {
+        (true, true) => Action::WouldCreate,
+        (true, false) => Action::Created,
+        (false, true) => Action::WouldUpdate,
+        (false, false) => Action::Updated,
+    };
     if ctx.dry_run {
-        return Ok(
-            Done::new(Action::WouldUpdate, format!("{} files", files.len())).because(detail),
-        );
+        return Ok(Done::new(action, format!("{} files", files.len())).because(detail));
     }
     // Viewers get the new files at once.
     if let Some(id) = ctx.outputs.maybe("distribution.id") {
@@ -2474,5 +2510,5 @@ async fn ensure_site(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
             .await
             .map_err(|e| aws_error("CreateInvalidation", e))?;
     }
-    Ok(Done::new(Action::Updated, format!("{} files", files.len())).because(detail))
+    Ok(Done::new(action, format!("{} files", files.len())).because(detail))
 }

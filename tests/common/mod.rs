@@ -28,14 +28,21 @@ pub struct TestSandbox {
 
 /// Runs the real binary in `cwd` with `args`.
 pub fn wildrydes(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wildrydes"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("WILDRYDES_CONFIG")
-        .env_remove("WILDRYDES_TARGET")
-        .env_remove("WILDRYDES_SANDBOX_DIR")
-        .output()
-        .expect("run wildrydes")
+    wildrydes_with(cwd, args, &[])
+}
+
+/// Runs the real binary in `cwd` with `args` and extra environment; none
+/// of the caller's `WILDRYDES_*` settings leak in.
+pub fn wildrydes_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrydes"));
+    cmd.args(args).current_dir(cwd);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WILDRYDES_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run wildrydes")
 }
 
 pub fn text(out: &Output) -> String {
@@ -61,6 +68,11 @@ impl TestSandbox {
     /// Runs the binary against this sandbox.
     pub fn cli(&self, args: &[&str]) -> Output {
         wildrydes(self.dir.path(), args)
+    }
+
+    /// Runs the binary against this sandbox with extra environment.
+    pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        wildrydes_with(self.dir.path(), args, env)
     }
 
     /// Re-reads state (after a revive or restart).
