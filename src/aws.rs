@@ -11,6 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -142,13 +145,18 @@ macro_rules! client {
 }
 
 impl Clients {
-    /// Clients for real AWS, credentials from the standard chain.
-    pub async fn aws(config: &Config) -> Clients {
-        Self::build(config, &Endpoints::Aws).await
+    /// Clients for real AWS, credentials from the standard chain; each call
+    /// (retries included) bounded by `timeout` when given.
+    pub async fn aws(config: &Config, timeout: Option<Duration>) -> Clients {
+        Self::build(config, &Endpoints::Aws, timeout).await
     }
 
     /// Clients for a running sandbox.
-    pub async fn sandbox(config: &Config, sandbox: &Sandbox) -> anyhow::Result<Clients> {
+    pub async fn sandbox(
+        config: &Config,
+        sandbox: &Sandbox,
+        timeout: Option<Duration>,
+    ) -> anyhow::Result<Clients> {
         let secrets = wildrydes_sandbox::credentials::SandboxSecrets::load(
             &sandbox.layout.credentials_file(),
         )?;
@@ -173,14 +181,27 @@ impl Clients {
                 "wildrydes-sandbox",
             ),
         };
-        Ok(Self::build(config, &endpoints).await)
+        Ok(Self::build(config, &endpoints, timeout).await)
     }
 
-    async fn sdk_config(endpoints: &Endpoints, region: &str, endpoint: Option<&str>) -> SdkConfig {
+    async fn sdk_config(
+        endpoints: &Endpoints,
+        region: &str,
+        endpoint: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> SdkConfig {
+        let timeouts = match timeout {
+            Some(t) => TimeoutConfig::builder()
+                .operation_timeout(t)
+                .connect_timeout(t)
+                .build(),
+            None => TimeoutConfig::builder().build(),
+        };
         match endpoints {
             Endpoints::Aws => {
                 aws_config::defaults(BehaviorVersion::latest())
                     .region(Region::new(region.to_owned()))
+                    .timeout_config(timeouts)
                     .load()
                     .await
             }
@@ -190,11 +211,12 @@ impl Clients {
                 .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
                 .endpoint_url(endpoint.unwrap_or_default())
                 .retry_config(aws_config::retry::RetryConfig::standard())
+                .timeout_config(timeouts)
                 .build(),
         }
     }
 
-    async fn build(config: &Config, endpoints: &Endpoints) -> Clients {
+    async fn build(config: &Config, endpoints: &Endpoints, timeout: Option<Duration>) -> Clients {
         let log = Arc::new(CallLog::default());
         let (global_endpoint, sandbox) = match endpoints {
             Endpoints::Aws => (None, false),
@@ -206,11 +228,13 @@ impl Clients {
                 Endpoints::Aws => None,
                 Endpoints::Sandbox { regions, .. } => regions.get(region).map(String::as_str),
             };
-            let sdk = Self::sdk_config(endpoints, region, endpoint).await;
-            // The sandbox serves buckets by path (no per-bucket host names).
+            let sdk = Self::sdk_config(endpoints, region, endpoint, timeout).await;
+            // An endpoint override (the sandbox, or AWS_ENDPOINT_URL aimed
+            // at another stand-in) serves buckets by path: there are no
+            // per-bucket host names on loopback.
             let s3 = aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&sdk)
-                    .force_path_style(sandbox)
+                    .force_path_style(sandbox || sdk.endpoint_url().is_some())
                     .interceptor(Counting(log.clone()))
                     .build(),
             );
@@ -224,13 +248,13 @@ impl Clients {
                 s3,
             });
         }
-        let global = Self::sdk_config(endpoints, GLOBAL_REGION, global_endpoint).await;
+        let global = Self::sdk_config(endpoints, GLOBAL_REGION, global_endpoint, timeout).await;
         // STS answers in the primary region (regional endpoints, as AWS advises).
         let sts_endpoint = match endpoints {
             Endpoints::Aws => None,
             Endpoints::Sandbox { global, .. } => Some(global.as_str()),
         };
-        let sts = Self::sdk_config(endpoints, &config.primary_region, sts_endpoint).await;
+        let sts = Self::sdk_config(endpoints, &config.primary_region, sts_endpoint, timeout).await;
         Clients {
             regions,
             iam: client!(aws_sdk_iam, &global, log),

@@ -7,6 +7,8 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod journal;
+mod status;
 mod target;
 
 use std::process::ExitCode;

@@ -33,6 +33,29 @@ pub struct Session {
 }
 
 impl Session {
+    /// How to reach a region's own custom domain over HTTP: on AWS by name
+    /// over HTTPS; on the sandbox the region's address with that `Host`.
+    pub fn health_url(&self) -> crate::status::HealthUrl {
+        match &self.sandbox {
+            None => {
+                Box::new(|_region: &str, domain: &str| (format!("https://{domain}/health"), None))
+            }
+            Some(sb) => {
+                let endpoints: std::collections::BTreeMap<String, String> = sb
+                    .state
+                    .topology
+                    .regions
+                    .iter()
+                    .map(|e| (e.name.clone(), e.url()))
+                    .collect();
+                Box::new(move |region: &str, domain: &str| {
+                    let base = endpoints.get(region).cloned().unwrap_or_default();
+                    (format!("{base}/health"), Some(domain.to_owned()))
+                })
+            }
+        }
+    }
+
     /// The web UI's origin for a distribution domain.
     pub fn web_origin(&self) -> Box<dyn Fn(&str) -> String + Send + Sync> {
         match self.cdn_port {
@@ -54,12 +77,29 @@ pub fn sandbox_dir() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Connects to the target, starting the sandbox when it is the target and
-/// not running.
-pub async fn open(config: &Config) -> anyhow::Result<Session> {
+/// How to connect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Start the sandbox when it is the target and not running (`up`,
+    /// `down`); otherwise say how to start it (`status`).
+    pub start_sandbox: bool,
+    /// Bound every AWS call (retries included).
+    pub call_timeout: Option<Duration>,
+}
+
+impl OpenOptions {
+    /// For `up` and `down`: start the sandbox if needed, no call deadline.
+    pub const DEPLOY: OpenOptions = OpenOptions {
+        start_sandbox: true,
+        call_timeout: None,
+    };
+}
+
+/// Connects to the target the settings name.
+pub async fn open(config: &Config, options: OpenOptions) -> anyhow::Result<Session> {
     match config.target {
         Target::Aws => Ok(Session {
-            clients: Clients::aws(config).await,
+            clients: Clients::aws(config, options.call_timeout).await,
             sandbox: None,
             started: None,
             api_url: format!("https://{}", config.api_domain()),
@@ -81,7 +121,18 @@ pub async fn open(config: &Config) -> anyhow::Result<Session> {
                 exe: std::env::current_exe()?,
                 ready_timeout: Duration::from_secs(15),
             };
-            let (sandbox, started) = launcher::start(&opts).await?;
+            let (sandbox, started) = if options.start_sandbox {
+                let (sandbox, started) = launcher::start(&opts).await?;
+                (sandbox, Some(started))
+            } else {
+                let sandbox = Sandbox::open(&opts.root)?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the sandbox is not running (no state at {}): `wildrydes up` starts it and deploys",
+                        opts.root.display()
+                    )
+                })?;
+                (sandbox, None)
+            };
             let topology = &sandbox.state.topology;
             let api_url = topology.edge_url().ok_or_else(|| {
                 anyhow::anyhow!(
@@ -94,11 +145,11 @@ pub async fn open(config: &Config) -> anyhow::Result<Session> {
             let facebook_login_url =
                 Some(format!("{}/sandbox/facebook/dialog/oauth", primary.url()));
             let cdn_port = topology.cdn_port;
-            let clients = Clients::sandbox(config, &sandbox).await?;
+            let clients = Clients::sandbox(config, &sandbox, options.call_timeout).await?;
             Ok(Session {
                 clients,
                 sandbox: Some(sandbox),
-                started: Some(started),
+                started,
                 api_url,
                 facebook_login_url,
                 create_zone: true,

@@ -25,6 +25,9 @@ pub struct DownArgs {
     /// On the sandbox: stop it afterwards
     #[arg(long)]
     pub stop: bool,
+    /// Give up on any one step after this long (e.g. 10m); default: wait as long as AWS takes
+    #[arg(long, env = "WILDRYDES_STEP_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub step_timeout: Option<std::time::Duration>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -53,9 +56,11 @@ pub async fn run(args: DownArgs, global: &GlobalArgs) -> anyhow::Result<Outcome>
         return Ok(Outcome::NeedsAttention);
     }
     let begun = Instant::now();
-    let session = target::open(&config).await?;
+    let session = target::open(&config, target::OpenOptions::DEPLOY).await?;
     let clients = session.clients.clone();
-    let ctx = Arc::new(Ctx::open(&config, &session, args.dry_run, None, BTreeMap::new()).await?);
+    let mut ctx = Ctx::open(&config, &session, args.dry_run, None, BTreeMap::new()).await?;
+    ctx.step_timeout = args.step_timeout;
+    let ctx = Arc::new(ctx);
     let reporter = progress::reporter(global.quiet);
     let reports = deploy::execute(deploy::down::plan(&ctx), ctx.clone(), reporter.as_ref()).await;
     let ok = reports.iter().all(StepReport::ok);

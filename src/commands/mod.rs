@@ -52,11 +52,3 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
         |name| std::env::var(name).ok(),
     )?)
 }
-
-/// The error of a subcommand whose work has not landed yet: it says so and
-/// changes nothing, rather than pretending.
-pub fn not_built(command: &str, issue: u32) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`wildrydes {command}` is not built yet (tracked in issue #{issue}); nothing was done"
-    )
-}

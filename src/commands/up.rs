@@ -16,6 +16,9 @@ use crate::target;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    /// Give up on any one step after this long (e.g. 10m); default: wait as long as AWS takes
+    #[arg(long, env = "WILDRYDES_STEP_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub step_timeout: Option<std::time::Duration>,
     /// Print the result as JSON (progress still goes to stderr)
     #[arg(long)]
     pub json: bool,
@@ -103,7 +106,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     };
     let web = web_files(&web_dir)?;
 
-    let session = target::open(&config).await?;
+    let session = target::open(&config, target::OpenOptions::DEPLOY).await?;
     if let (Some(sb), false) = (&session.sandbox, args.json || global.quiet) {
         eprintln!(
             "sandbox {} at {}",
@@ -116,7 +119,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     }
     let clients = session.clients.clone();
     let lambda_info = json!({"binary": lambda.binary, "codeSha256": lambda.code_sha256});
-    let ctx = Ctx::open(&config, &session, args.dry_run, Some(lambda), web).await?;
+    let mut ctx = Ctx::open(&config, &session, args.dry_run, Some(lambda), web).await?;
+    ctx.step_timeout = args.step_timeout;
     ctx.outputs.set(
         "cursor_secret",
         cursor_secret(&clients, &format!("{}-tickets", config.stack)).await,

@@ -160,6 +160,8 @@ pub struct Ctx {
     pub create_zone: bool,
     /// The web UI's origin (scheme, host, port) for a distribution domain.
     pub web_origin: Box<dyn Fn(&str) -> String + Send + Sync>,
+    /// The longest any one step may take (waits included), if bounded.
+    pub step_timeout: Option<Duration>,
 }
 
 impl Ctx {
@@ -193,6 +195,7 @@ impl Ctx {
             api_url: session.api_url.clone(),
             create_zone: session.create_zone,
             web_origin: session.web_origin(),
+            step_timeout: None,
         })
     }
 
@@ -329,7 +332,16 @@ pub async fn execute(steps: Vec<Step>, ctx: Arc<Ctx>, reporter: &dyn Reporter) -
                 let ctx = ctx.clone();
                 running.spawn(async move {
                     let begun = Instant::now();
-                    let result = (step.run)(ctx).await;
+                    let result = match ctx.step_timeout {
+                        Some(limit) => tokio::time::timeout(limit, (step.run)(ctx.clone()))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(anyhow::anyhow!(
+                                    "did not finish within the step timeout of {limit:?}"
+                                ))
+                            }),
+                        None => (step.run)(ctx).await,
+                    };
                     (step, result, begun.elapsed())
                 });
             }

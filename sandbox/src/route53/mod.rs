@@ -716,6 +716,33 @@ impl Route53 {
                     ),
                 )
             }
+            ("GET", ["2013-04-01", "testdnsanswer"]) => {
+                let (Some(zone), Some(name), Some(rtype)) = (
+                    params.get("hostedzoneid"),
+                    params.get("recordname"),
+                    params.get("recordtype"),
+                ) else {
+                    return bad_input("hostedzoneid, recordname and recordtype are required");
+                };
+                let Some(z) = s.zones.get(zone_id_of(zone)) else {
+                    return no_zone(zone);
+                };
+                let (code, data) = self.test_answer(s, z, &fqdn(name), &rtype.to_ascii_uppercase());
+                let entries: String = data
+                    .iter()
+                    .map(|d| format!("<RecordDataEntry>{}</RecordDataEntry>", xml_escape(d)))
+                    .collect();
+                ok(
+                    StatusCode::OK,
+                    "TestDNSAnswerResponse",
+                    format!(
+                        "<Nameserver>ns-1.sandbox.{}</Nameserver><RecordName>{}</RecordName><RecordType>{}</RecordType><RecordData>{entries}</RecordData><ResponseCode>{code}</ResponseCode><Protocol>UDP</Protocol>",
+                        xml_escape(&z.name),
+                        xml_escape(&fqdn(name)),
+                        xml_escape(&rtype.to_ascii_uppercase())
+                    ),
+                )
+            }
             ("GET", ["2013-04-01", "change", id]) => {
                 let id = id.trim_start_matches("/change/");
                 match s.changes.get(id) {
@@ -908,6 +935,37 @@ impl Route53 {
         }
     }
 
+    /// What Route 53 would answer for `name` and `rtype` in zone `z` now
+    /// (TestDNSAnswer): the response code and the record data, with
+    /// failover and weights evaluated and A aliases resolved.
+    fn test_answer(
+        &self,
+        s: &State,
+        z: &Zone,
+        name: &str,
+        rtype: &str,
+    ) -> (&'static str, Vec<String>) {
+        if !z.records.iter().any(|r| r.name == name) {
+            return ("NXDOMAIN", Vec::new());
+        }
+        let sets: Vec<&RecordSet> = z
+            .records
+            .iter()
+            .filter(|r| r.name == name && r.rtype == rtype)
+            .collect();
+        let Some(chosen) = self.choose(s, &sets, 0) else {
+            return ("NOERROR", Vec::new());
+        };
+        match &chosen.alias {
+            Some(a) if rtype == "A" => match self.resolve_in(s, &fqdn(&a.dns_name), 1) {
+                Some((ips, _)) => ("NOERROR", ips.iter().map(|ip| ip.to_string()).collect()),
+                None => ("NOERROR", Vec::new()),
+            },
+            Some(a) => ("NOERROR", vec![fqdn(&a.dns_name)]),
+            None => ("NOERROR", chosen.values.clone()),
+        }
+    }
+
     /// The addresses `name` resolves to in the sandbox's zones now, with the
     /// TTL, following aliases and evaluating failover (PRIMARY while its
     /// health check is healthy or, for aliases with EvaluateTargetHealth,
@@ -939,7 +997,11 @@ impl Route53 {
             (Some(a), _) => self
                 .resolve_in(s, &a.dns_name, depth + 1)
                 .map(|(ips, ttl)| (ips, chosen.ttl.unwrap_or(ttl))),
-            (None, "CNAME") => self.resolve_in(s, &fqdn(chosen.values.first()?), depth + 1),
+            // Answered flattened: a resolver re-reads the CNAME when its
+            // TTL runs out, so the answer lives no longer than either.
+            (None, "CNAME") => self
+                .resolve_in(s, &fqdn(chosen.values.first()?), depth + 1)
+                .map(|(ips, ttl)| (ips, chosen.ttl.map_or(ttl, |own| own.min(ttl)))),
             (None, _) => Some((
                 chosen
                     .values

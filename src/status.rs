@@ -1,0 +1,836 @@
+//! What `status` finds: both regions, the health check, where DNS points,
+//! replication lag measured now, faults left behind and drift from what
+//! `up` would make. Everything is gathered concurrently through the AWS
+//! APIs (the same calls on both targets), each call under the clients'
+//! deadline, so a dead region shows as unreachable instead of hanging.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::deploy::steps::{self, regional_api_domain};
+use crate::deploy::{Action, Ctx, StepReport};
+use crate::journal;
+
+/// Version of the JSON `status --json` prints (README, "status").
+pub const SCHEMA_VERSION: u32 = 1;
+/// The probe items' partition: no Cognito identity looks like this.
+pub const PROBE_OWNER: &str = "wildrydes-status-probe";
+const PROBES: usize = 3;
+const PROBE_DEADLINE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableState {
+    pub status: String,
+    pub item_count: Option<i64>,
+    pub stream: Option<String>,
+    /// The other region's replica, as this region's table reports it.
+    pub replicas: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionState {
+    pub state: String,
+    pub last_update: String,
+    pub code_sha256: String,
+    pub reserved_concurrency: Option<i32>,
+    pub fault: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiState {
+    pub id: String,
+    pub stage_deployment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainState {
+    pub name: String,
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub url: String,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionState {
+    pub region: String,
+    pub role: &'static str,
+    pub reachable: bool,
+    pub table: Option<TableState>,
+    pub function: Option<FunctionState>,
+    pub api: Option<ApiState>,
+    pub domains: Vec<DomainState>,
+    pub health: Probe,
+    /// What could not be read, and why.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckState {
+    pub id: String,
+    pub target: String,
+    /// Route 53's view: more than 18% of checkers report healthy.
+    pub healthy: bool,
+    pub checkers_healthy: usize,
+    pub checkers: usize,
+    pub inverted: bool,
+    pub disabled: bool,
+    pub last_failure: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsState {
+    pub name: String,
+    /// Route 53's answer now (TestDNSAnswer).
+    pub answer: Vec<String>,
+    /// The region whose custom domain the answer names.
+    pub region: Option<String>,
+    pub ttl: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Lag {
+    pub from: String,
+    pub to: String,
+    /// Median of the probes that arrived.
+    pub p50_ms: Option<f64>,
+    pub probes: usize,
+    pub arrived: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    pub kind: String,
+    pub scope: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub scope: String,
+    pub resource: String,
+    pub differs: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Healthy,
+    Degraded,
+    FailedOver,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    pub target: String,
+    pub stack: String,
+    pub state: State,
+    pub verdict: String,
+    pub serving_region: Option<String>,
+    pub regions: Vec<RegionState>,
+    pub health_check: Option<HealthCheckState>,
+    pub dns: Option<DnsState>,
+    pub replication: Vec<Lag>,
+    pub faults: Vec<Fault>,
+    /// `None` when it could not be determined in time.
+    pub drift: Option<Vec<Drift>>,
+    pub problems: Vec<String>,
+    pub seconds: f64,
+}
+
+/// How to reach a region's own custom domain over HTTP: the URL and the
+/// `Host` header to send (the sandbox serves every region on loopback).
+pub type HealthUrl = Box<dyn Fn(&str, &str) -> (String, Option<String>) + Send + Sync>;
+
+fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::ServiceError(s) => format!(
+            "{}: {}",
+            s.err().code().unwrap_or("error"),
+            s.err().message().unwrap_or("")
+        ),
+        SdkError::TimeoutError(_) => "no answer in time".into(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "no answer in time".into(),
+        SdkError::DispatchFailure(_) => "cannot connect".into(),
+        other => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(other)
+        ),
+    }
+}
+
+async fn region_state(
+    ctx: Arc<Ctx>,
+    region: String,
+    health_url: Arc<HealthUrl>,
+    http: reqwest::Client,
+) -> RegionState {
+    let c = ctx.clients.region(&region);
+    let role = if region == ctx.config.primary_region {
+        "primary"
+    } else {
+        "secondary"
+    };
+    let mut errors = Vec::new();
+    let table_name = steps::table_name(&ctx);
+    let function_name = steps::function_name(&ctx);
+    let own = regional_api_domain(&ctx, &region);
+    let (table, function, apis, domain_api, domain_own, health) = tokio::join!(
+        c.dynamodb.describe_table().table_name(&table_name).send(),
+        c.lambda.get_function().function_name(&function_name).send(),
+        c.apigateway.get_rest_apis().limit(500).send(),
+        c.apigateway
+            .get_domain_name()
+            .domain_name(ctx.config.api_domain())
+            .send(),
+        c.apigateway.get_domain_name().domain_name(&own).send(),
+        async {
+            let (url, host) = health_url(&region, &own);
+            let mut req = http.get(&url);
+            if let Some(h) = host {
+                req = req.header(reqwest::header::HOST, h);
+            }
+            let begun = Instant::now();
+            match req.send().await {
+                Ok(r) => Probe {
+                    url,
+                    status: Some(r.status().as_u16()),
+                    latency_ms: Some(begun.elapsed().as_secs_f64() * 1000.0),
+                    error: None,
+                },
+                Err(e) => Probe {
+                    url,
+                    status: None,
+                    latency_ms: None,
+                    error: Some(if e.is_timeout() {
+                        "no answer in time".into()
+                    } else {
+                        format!("cannot connect: {e}")
+                    }),
+                },
+            }
+        }
+    );
+    let table = match table {
+        Ok(out) => out.table.map(|t| TableState {
+            status: t
+                .table_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            item_count: t.item_count(),
+            stream: t
+                .stream_specification()
+                .filter(|s| s.stream_enabled())
+                .and_then(|s| s.stream_view_type())
+                .map(|v| v.as_str().to_owned()),
+            replicas: t
+                .replicas()
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r.region_name()?.to_owned(),
+                        r.replica_status()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+        }),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => {
+            errors.push(format!("DynamoDB: {}", err_text(&e)));
+            None
+        }
+    };
+    let function = match function {
+        Ok(f) => f.configuration().map(|c| FunctionState {
+            state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            last_update: c
+                .last_update_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
+            reserved_concurrency: f
+                .concurrency()
+                .and_then(|c| c.reserved_concurrent_executions()),
+            fault: c
+                .environment()
+                .and_then(|e| e.variables())
+                .and_then(|v| v.get("WILDRYDES_FAULT"))
+                .filter(|v| !v.is_empty() && *v != "none")
+                .cloned(),
+        }),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => {
+            errors.push(format!("Lambda: {}", err_text(&e)));
+            None
+        }
+    };
+    let api = match apis {
+        Ok(list) => match list
+            .items()
+            .iter()
+            .find(|a| a.name() == Some(steps::api_name(&ctx).as_str()))
+        {
+            Some(a) => {
+                let id = a.id().unwrap_or_default().to_owned();
+                let stage = c
+                    .apigateway
+                    .get_stage()
+                    .rest_api_id(&id)
+                    .stage_name("prod")
+                    .send()
+                    .await;
+                Some(ApiState {
+                    id,
+                    stage_deployment: stage.ok().and_then(|s| s.deployment_id),
+                })
+            }
+            None => None,
+        },
+        Err(e) => {
+            errors.push(format!("API Gateway: {}", err_text(&e)));
+            None
+        }
+    };
+    let mut domains = Vec::new();
+    for (name, result) in [
+        (ctx.config.api_domain(), domain_api),
+        (own.clone(), domain_own),
+    ] {
+        match result {
+            Ok(d) => domains.push(DomainState {
+                name,
+                target: d.regional_domain_name,
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) => {}
+            Err(e) => errors.push(format!("custom domain {name}: {}", err_text(&e))),
+        }
+    }
+    let reachable = !errors
+        .iter()
+        .any(|e| e.ends_with("no answer in time") || e.ends_with("cannot connect"));
+    RegionState {
+        region,
+        role,
+        reachable,
+        table,
+        function,
+        api,
+        domains,
+        health,
+        errors,
+    }
+}
+
+async fn health_check_state(ctx: &Ctx) -> anyhow::Result<Option<HealthCheckState>> {
+    let r53 = &ctx.clients.route53;
+    let Some(check) = steps::stack_health_checks(ctx).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let id = check.id().to_owned();
+    let config = check.health_check_config();
+    let (status, failure) = tokio::join!(
+        r53.get_health_check_status().health_check_id(&id).send(),
+        r53.get_health_check_last_failure_reason()
+            .health_check_id(&id)
+            .send(),
+    );
+    let observations =
+        status.map_err(|e| anyhow::anyhow!("GetHealthCheckStatus: {}", err_text(&e)))?;
+    let obs = observations.health_check_observations();
+    let ok = obs
+        .iter()
+        .filter(|o| {
+            o.status_report()
+                .and_then(|r| r.status())
+                .is_some_and(|s| s.starts_with("Success"))
+        })
+        .count();
+    let inverted = config.and_then(|c| c.inverted()).unwrap_or(false);
+    let disabled = config.and_then(|c| c.disabled()).unwrap_or(false);
+    // Route 53's rule: healthy while more than 18% of checkers say so.
+    let raw = obs.is_empty() || ok * 100 > obs.len() * 18;
+    let healthy = if disabled { !inverted } else { raw != inverted };
+    let last_failure = failure.ok().and_then(|f| {
+        f.health_check_observations()
+            .iter()
+            .filter_map(|o| o.status_report())
+            .max_by_key(|r| r.checked_time().map(|t| t.secs()))
+            .and_then(|r| r.status().map(str::to_owned))
+    });
+    Ok(Some(HealthCheckState {
+        id,
+        target: config
+            .and_then(|c| c.fully_qualified_domain_name())
+            .unwrap_or_default()
+            .to_owned(),
+        healthy,
+        checkers_healthy: ok,
+        checkers: obs.len(),
+        inverted,
+        disabled,
+        last_failure,
+    }))
+}
+
+async fn dns_state(
+    ctx: &Ctx,
+    targets: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<DnsState>> {
+    let r53 = &ctx.clients.route53;
+    let name = ctx.config.api_domain();
+    let zones = r53
+        .list_hosted_zones_by_name()
+        .dns_name(&ctx.config.domain)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("ListHostedZonesByName: {}", err_text(&e)))?;
+    let Some(zone) = zones
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name() == format!("{}.", ctx.config.domain))
+    else {
+        return Ok(None);
+    };
+    let zone = zone.id().trim_start_matches("/hostedzone/").to_owned();
+    let (answer, sets) = tokio::join!(
+        r53.test_dns_answer()
+            .hosted_zone_id(&zone)
+            .record_name(&name)
+            .record_type(aws_sdk_route53::types::RrType::Cname)
+            .send(),
+        r53.list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .start_record_name(&name)
+            .max_items(10)
+            .send(),
+    );
+    let answer = answer.map_err(|e| anyhow::anyhow!("TestDNSAnswer: {}", err_text(&e)))?;
+    let data: Vec<String> = answer
+        .record_data()
+        .iter()
+        .map(|d| d.trim_end_matches('.').to_owned())
+        .collect();
+    let region = targets
+        .iter()
+        .find(|(_, target)| data.iter().any(|d| d.eq_ignore_ascii_case(target)))
+        .map(|(r, _)| r.clone());
+    let ttl = sets.ok().and_then(|s| {
+        s.resource_record_sets()
+            .iter()
+            .find(|r| r.name().trim_end_matches('.') == name)
+            .and_then(|r| r.ttl())
+    });
+    Ok(Some(DnsState {
+        name,
+        answer: data,
+        region,
+        ttl,
+    }))
+}
+
+/// Writes probe items in `from` (concurrently) and times each one's
+/// arrival in `to`, reading consistently; deletes them afterwards.
+async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
+    let table = steps::table_name(ctx);
+    let writer = &ctx.clients.region(from).dynamodb;
+    let reader = &ctx.clients.region(to).dynamodb;
+    let key = |id: &str| {
+        std::collections::HashMap::from([
+            ("owner".to_owned(), AttributeValue::S(PROBE_OWNER.into())),
+            ("id".to_owned(), AttributeValue::S(id.to_owned())),
+        ])
+    };
+    let probe = |i: usize| {
+        let id = format!("{from}-{}-{i}", std::process::id());
+        let table = table.clone();
+        async move {
+            writer
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(key(&id)))
+                .send()
+                .await
+                .ok()?;
+            let written = Instant::now();
+            let mut seen = None;
+            while written.elapsed() < PROBE_DEADLINE {
+                let got = reader
+                    .get_item()
+                    .table_name(&table)
+                    .set_key(Some(key(&id)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .ok();
+                match got {
+                    Some(g) if g.item().is_some() => {
+                        seen = Some(written.elapsed().as_secs_f64() * 1000.0);
+                        break;
+                    }
+                    Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                    None => break,
+                }
+            }
+            let _ = writer
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(key(&id)))
+                .send()
+                .await;
+            seen
+        }
+    };
+    let mut samples: Vec<f64> = futures::future::join_all((0..PROBES).map(probe))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let arrived = samples.len();
+    samples.sort_by(f64::total_cmp);
+    Lag {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        p50_ms: samples.get(arrived / 2).copied(),
+        probes: PROBES,
+        arrived,
+    }
+}
+
+/// Resource policies that deny the replication service on either table.
+async fn replication_pauses(ctx: &Ctx) -> Vec<Fault> {
+    let mut out = Vec::new();
+    for region in ctx.config.regions() {
+        let Ok(account) = ctx.outputs.get("account") else {
+            continue;
+        };
+        let arn = format!(
+            "arn:aws:dynamodb:{region}:{account}:table/{}",
+            steps::table_name(ctx)
+        );
+        let Ok(policy) = ctx
+            .clients
+            .region(region)
+            .dynamodb
+            .get_resource_policy()
+            .resource_arn(&arn)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let doc: serde_json::Value =
+            serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or_default();
+        let statements = match &doc["Statement"] {
+            serde_json::Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        for s in statements {
+            let text = s.to_string();
+            if s["Effect"] == "Deny" && text.contains("replication.dynamodb.amazonaws.com") {
+                let until = s["Condition"]["DateLessThan"]["aws:CurrentTime"]
+                    .as_str()
+                    .map(str::to_owned);
+                out.push(Fault {
+                    kind: "replication-pause".into(),
+                    scope: region.to_owned(),
+                    detail: match until {
+                        Some(t) => {
+                            format!("a resource policy denies the replication service until {t}")
+                        }
+                        None => "a resource policy denies the replication service".into(),
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Drift: the `up` plan run as a dry run (Lambda code and web files are not
+/// compared here: `up --dry-run` does that).
+async fn drift(ctx: Arc<Ctx>) -> Vec<Drift> {
+    let plan: Vec<_> = steps::plan(&ctx)
+        .into_iter()
+        .filter(|s| s.key != "site")
+        .collect();
+    let reports: Vec<StepReport> =
+        crate::deploy::execute(plan, ctx, &crate::deploy::progress::Silent).await;
+    reports
+        .into_iter()
+        .filter_map(|r| {
+            let differs = match (r.action, &r.error) {
+                (Some(Action::Unchanged), _) => return None,
+                (Some(Action::WouldCreate), _) => "missing".to_owned(),
+                (Some(_), _) => r.detail.clone().unwrap_or_else(|| "differs".into()),
+                (None, Some(e)) => format!("could not compare: {e}"),
+                (None, None) => return None,
+            };
+            Some(Drift {
+                scope: r.scope,
+                resource: r.resource,
+                differs,
+            })
+        })
+        .collect()
+}
+
+/// Gathers the whole report.
+pub async fn gather(
+    ctx: Arc<Ctx>,
+    health_url: HealthUrl,
+    deadline: Duration,
+) -> anyhow::Result<Report> {
+    let begun = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(deadline)
+        .connect_timeout(deadline)
+        .build()?;
+    let health_url = Arc::new(health_url);
+    let [p, s] = ctx.config.regions();
+    let (primary, secondary) = tokio::join!(
+        region_state(ctx.clone(), p.to_owned(), health_url.clone(), http.clone()),
+        region_state(ctx.clone(), s.to_owned(), health_url.clone(), http.clone()),
+    );
+    let regions = vec![primary, secondary];
+    let nothing = regions
+        .iter()
+        .all(|r| r.reachable && r.table.is_none() && r.function.is_none() && r.api.is_none());
+    if nothing {
+        anyhow::bail!(
+            "no stack {} is deployed on the {}: run `wildrydes up`",
+            ctx.config.stack,
+            ctx.config.target
+        );
+    }
+    let targets: BTreeMap<String, String> = regions
+        .iter()
+        .filter_map(|r| {
+            let d = r
+                .domains
+                .iter()
+                .find(|d| d.name == ctx.config.api_domain())?;
+            Some((r.region.clone(), d.target.clone()?))
+        })
+        .collect();
+    let both_up = regions.iter().all(|r| r.reachable && r.table.is_some());
+    let drift_ctx = ctx.clone();
+    let (hc, dns, lag_ps, lag_sp, pauses, drift) = tokio::join!(
+        health_check_state(&ctx),
+        dns_state(&ctx, &targets),
+        async {
+            if both_up {
+                Some(lag(&ctx, p, s).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if both_up {
+                Some(lag(&ctx, s, p).await)
+            } else {
+                None
+            }
+        },
+        replication_pauses(&ctx),
+        async {
+            if both_up {
+                tokio::time::timeout(deadline, drift(drift_ctx)).await.ok()
+            } else {
+                None
+            }
+        },
+    );
+    let mut problems = Vec::new();
+    let health_check = hc.unwrap_or_else(|e| {
+        problems.push(format!("health check: {e:#}"));
+        None
+    });
+    let dns = dns.unwrap_or_else(|e| {
+        problems.push(format!("DNS: {e:#}"));
+        None
+    });
+    let replication: Vec<Lag> = [lag_ps, lag_sp].into_iter().flatten().collect();
+
+    // Faults left behind.
+    let mut faults = pauses;
+    for r in &regions {
+        if let Some(f) = &r.function {
+            if let Some(fault) = &f.fault {
+                faults.push(Fault {
+                    kind: "function-fault".into(),
+                    scope: r.region.clone(),
+                    detail: format!("WILDRYDES_FAULT={fault}"),
+                });
+            }
+            if f.reserved_concurrency == Some(0) {
+                faults.push(Fault {
+                    kind: "lambda-throttle".into(),
+                    scope: r.region.clone(),
+                    detail: "reserved concurrency 0: every request is throttled".into(),
+                });
+            }
+        }
+    }
+    if let Some(h) = &health_check {
+        if h.inverted {
+            faults.push(Fault {
+                kind: "health-check-inversion".into(),
+                scope: "global".into(),
+                detail: format!("health check {} is Inverted", h.id),
+            });
+        }
+        if h.disabled {
+            faults.push(Fault {
+                kind: "health-check-disabled".into(),
+                scope: "global".into(),
+                detail: format!("health check {} is Disabled", h.id),
+            });
+        }
+    }
+    match journal::open_faults() {
+        Ok(left) => faults.extend(left.into_iter().map(|f| Fault {
+            kind: format!("drill-journal:{}", f.kind),
+            scope: f.scope,
+            detail: format!(
+                "drill {} injected it at {} and never restored it: `wildrydes failover-test --restore`",
+                f.drill, f.injected_at
+            ),
+        })),
+        Err(e) => problems.push(format!("drill journal: {e:#}")),
+    }
+
+    for r in &regions {
+        if !r.reachable {
+            problems.push(format!(
+                "{} is unreachable: {}",
+                r.region,
+                r.errors.join("; ")
+            ));
+        } else {
+            problems.extend(r.errors.iter().map(|e| format!("{}: {e}", r.region)));
+        }
+        if r.reachable && r.health.status != Some(200) {
+            problems.push(format!(
+                "{} /health: {}",
+                r.region,
+                match (&r.health.status, &r.health.error) {
+                    (Some(s), _) => format!("HTTP {s}"),
+                    (_, Some(e)) => e.clone(),
+                    _ => "no answer".into(),
+                }
+            ));
+        }
+    }
+    if let Some(h) = &health_check
+        && !h.healthy
+    {
+        problems.push(format!(
+            "the primary's health check is unhealthy ({} of {} checkers healthy)",
+            h.checkers_healthy, h.checkers
+        ));
+    }
+    for l in &replication {
+        if l.arrived < l.probes {
+            problems.push(format!(
+                "replication {} → {}: {} of {} probes arrived within {:?}",
+                l.from, l.to, l.arrived, l.probes, PROBE_DEADLINE
+            ));
+        }
+    }
+    if let Some(d) = &drift
+        && !d.is_empty()
+    {
+        problems.push(format!(
+            "{} resources differ from what `up` would make",
+            d.len()
+        ));
+    }
+
+    let serving = dns.as_ref().and_then(|d| d.region.clone());
+    let worst_lag = replication
+        .iter()
+        .filter_map(|l| l.p50_ms)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let lag_text = match worst_lag {
+        Some(ms) => format!("replication {:.1} s", ms / 1000.0),
+        None => "replication unknown".into(),
+    };
+    let (state, verdict) = if serving.as_deref() == Some(s) {
+        (
+            State::FailedOver,
+            format!("FAILED OVER: serving from {s}, {lag_text}"),
+        )
+    } else if problems.is_empty() && faults.is_empty() && serving.as_deref() == Some(p) {
+        (
+            State::Healthy,
+            format!("healthy: serving from {p}, {lag_text}"),
+        )
+    } else {
+        let first = faults
+            .first()
+            .map(|f| format!("{} in {}", f.kind, f.scope))
+            .or_else(|| problems.first().cloned())
+            .unwrap_or_else(|| "DNS answers no region".into());
+        let serving = serving.unwrap_or_else(|| "no region".into());
+        (
+            State::Degraded,
+            format!("DEGRADED: {first}; serving from {serving}, {lag_text}"),
+        )
+    };
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        target: ctx.config.target.to_string(),
+        stack: ctx.config.stack.clone(),
+        state,
+        verdict,
+        serving_region: dns.as_ref().and_then(|d| d.region.clone()),
+        regions,
+        health_check,
+        dns,
+        replication,
+        faults,
+        drift,
+        problems,
+        seconds: begun.elapsed().as_secs_f64(),
+    })
+}
