@@ -375,3 +375,75 @@ fn status_without_a_sandbox_or_a_stack_says_what_to_run() {
         "{msg}"
     );
 }
+
+#[test]
+fn status_on_aws_without_credentials_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::wildrydes_with(
+        dir.path(),
+        &["status", "--target", "aws"],
+        &[
+            ("WILDRYDES_DOMAIN", "wildrydes-example.com"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_PROFILE", ""),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+    assert!(
+        common::text(&out).contains("credentials"),
+        "{}",
+        common::text(&out)
+    );
+}
+
+#[tokio::test]
+async fn watch_refreshes_until_interrupted() {
+    use std::io::BufRead;
+    let sb = TestSandbox::start();
+    up(&sb);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .args(["status", "--watch", "1s"])
+        .current_dir(sb.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Until two refreshes have been printed, then Ctrl-C.
+    let mut refreshes = 0;
+    let mut seen = Vec::new();
+    while refreshes < 2 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no second refresh within 30 s:\n{}", seen.join("\n")));
+        refreshes += usize::from(line.starts_with("(gathered in "));
+        seen.push(line);
+    }
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "Ctrl-C ends the watch cleanly: {status:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("healthy: ") || l.starts_with("DEGRADED: ")),
+        "{seen:#?}"
+    );
+}
