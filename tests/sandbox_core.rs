@@ -885,6 +885,7 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
         text(&again)
     );
 
+    let before = sb.sandbox.state.topology.clone();
     let out = sb.cli(&["sandbox", "stop"]);
     assert!(out.status.success(), "{}", text(&out));
     let status = sb.cli(&["sandbox", "status"]);
@@ -897,6 +898,12 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
     let out = sb.cli(&["sandbox", "start", "--port", "0"]);
     assert!(out.status.success(), "{}", text(&out));
     sb.reload();
+    // The DNS, edge and CloudFront addresses outlive the restart.
+    let after = &sb.sandbox.state.topology;
+    assert_eq!(
+        (after.dns_port, after.edge_port, after.cdn_port),
+        (before.dns_port, before.edge_port, before.cdn_port)
+    );
     let eu = sb.dynamodb(PRIMARY);
     let ap = sb.dynamodb(SECONDARY);
     assert_eq!(text_of(&eu, "durable").await.as_deref(), Some("still here"));

@@ -22,7 +22,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::control::ControlClient;
 use crate::credentials::SandboxSecrets;
 use crate::dynamodb::replication::{Settings, SubscriptionStatus};
-use crate::topology::{Endpoint, GLOBAL, Layout, SandboxState, Topology, region_address};
+use crate::topology::{
+    Endpoint, GLOBAL, Layout, SandboxState, Topology, region_address, write_atomic,
+};
 
 /// The descriptor a served process finds its listener on.
 pub const LISTEN_FD: i32 = 3;
@@ -592,7 +594,25 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         }
     };
     let (mut topology, listeners) = bind_all(&opts.regions, opts.port)?;
-    let extra = GlobalSockets::bind(&mut topology)?;
+    // The DNS, edge and CloudFront ports of the last run, when still free,
+    // so the URLs a browser and config.js hold survive a restart.
+    let ports_file = layout.root.join("ports.json");
+    let previous: Option<(Option<u16>, Option<u16>, Option<u16>)> = std::fs::read(&ports_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some((dns, edge, cdn)) = previous {
+        (topology.dns_port, topology.edge_port, topology.cdn_port) = (dns, edge, cdn);
+    }
+    let extra = match GlobalSockets::bind(&mut topology) {
+        Ok(x) => x,
+        Err(_) if previous.is_some() => {
+            (topology.dns_port, topology.edge_port, topology.cdn_port) = (None, None, None);
+            GlobalSockets::bind(&mut topology)?
+        }
+        Err(e) => return Err(e),
+    };
+    let ports = (topology.dns_port, topology.edge_port, topology.cdn_port);
+    write_atomic(&ports_file, &serde_json::to_vec(&ports)?, 0o644)?;
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
         let extra = (name == GLOBAL).then_some(&extra);
