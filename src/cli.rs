@@ -73,11 +73,11 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Bootstrap both regions and deploy the app, idempotently [not built yet]
+    /// Bootstrap both regions and deploy the app, idempotently
     Up(commands::up::UpArgs),
-    /// Remove everything `up` created [not built yet]
+    /// Remove everything `up` created
     Down(commands::down::DownArgs),
-    /// Show both regions, health checks, DNS, replication lag and leftover faults [not built yet]
+    /// Show both regions, health checks, DNS, replication lag and leftover faults
     Status(commands::status::StatusArgs),
     /// Run a failover drill from a playbook and report RTO and RPO [not built yet]
     FailoverTest(commands::failover_test::FailoverTestArgs),
