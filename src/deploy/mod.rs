@@ -373,8 +373,10 @@ pub async fn execute(steps: Vec<Step>, ctx: Arc<Ctx>, reporter: &dyn Reporter) -
         .collect()
 }
 
-/// Polls `check` every `every` until it gives `Some`, or fails after
-/// `timeout` saying what it waited for.
+/// Polls `check` until it gives `Some`, first after `every`, then backing
+/// off (doubling, at most 5 s apart), or fails after `timeout` saying what
+/// it waited for. (The SDK's own waiters start at their minimum delay, 60 s
+/// for ACM, which would make every sandbox deploy wait a minute.)
 pub async fn wait_for<T, F, Fut>(
     what: &str,
     timeout: Duration,
@@ -386,6 +388,7 @@ where
     Fut: Future<Output = anyhow::Result<Option<T>>>,
 {
     let deadline = Instant::now() + timeout;
+    let mut delay = every;
     loop {
         if let Some(v) = check().await? {
             return Ok(v);
@@ -393,7 +396,8 @@ where
         if Instant::now() > deadline {
             anyhow::bail!("gave up waiting {timeout:?} for {what}");
         }
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5)).max(every);
     }
 }
 

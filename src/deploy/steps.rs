@@ -8,8 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_acm::client::Waiters as _;
-use aws_sdk_lambda::client::Waiters as _;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -735,14 +733,7 @@ async fn ensure_function(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> 
             if ctx.dry_run {
                 return Ok(Done::new(Action::WouldUpdate, &name).because(detail));
             }
-            let wait_updated = || async {
-                lambda
-                    .wait_until_function_updated_v2()
-                    .function_name(&name)
-                    .wait(waiters_timeout)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("waiting for {name} to finish updating: {e}"))
-            };
+            let wait_updated = || wait_function(lambda, &name, waiters_timeout);
             if changes.contains(&"code") || changes.contains(&"architecture") {
                 let package =
                     package.ok_or_else(|| anyhow::anyhow!("internal: no Lambda package"))?;
@@ -836,16 +827,49 @@ async fn ensure_function(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> 
                 format!("function.arn/{region}"),
                 created.function_arn().unwrap_or_default(),
             );
-            lambda
-                .wait_until_function_active_v2()
-                .function_name(&name)
-                .wait(waiters_timeout)
-                .await
-                .map_err(|e| anyhow::anyhow!("waiting for {name} to become Active: {e}"))?;
+            wait_function(lambda, &name, waiters_timeout).await?;
             Ok(Done::new(Action::Created, &name))
         }
         Err(e) => Err(aws_error("GetFunction", e)),
     }
+}
+
+/// Waits until a function is Active with its last update Successful; a
+/// Failed state or update is an error with Lambda's reason.
+async fn wait_function(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    use aws_sdk_lambda::types::{LastUpdateStatus, State};
+    wait_for(
+        &format!("function {name} to be ready"),
+        timeout,
+        POLL,
+        || async {
+            let c = lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetFunctionConfiguration", e))?;
+            if c.state() == Some(&State::Failed)
+                || c.last_update_status() == Some(&LastUpdateStatus::Failed)
+            {
+                anyhow::bail!(
+                    "function {name} failed: {}",
+                    c.state_reason()
+                        .or(c.last_update_status_reason())
+                        .unwrap_or("no reason given")
+                );
+            }
+            let ready = c.state() == Some(&State::Active)
+                && c.last_update_status()
+                    .is_none_or(|s| *s == LastUpdateStatus::Successful);
+            Ok(ready.then_some(()))
+        },
+    )
+    .await
 }
 
 // --- API Gateway ------------------------------------------------------------
@@ -1389,11 +1413,23 @@ async fn ensure_certificate(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Don
     for (name, value) in records {
         upsert_if_different(&ctx, &zone, simple_record(&name, "CNAME", &value, 300)?).await?;
     }
-    acm.wait_until_certificate_validated()
-        .certificate_arn(&arn)
-        .wait(SLOW)
-        .await
-        .map_err(|e| anyhow::anyhow!("waiting for {arn} to be ISSUED: {e}"))?;
+    wait_for(&format!("certificate {arn} to be ISSUED"), SLOW, POLL, || async {
+        let c = acm
+            .describe_certificate()
+            .certificate_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeCertificate", e))?
+            .certificate;
+        match c.as_ref().and_then(|c| c.status()) {
+            Some(CertificateStatus::Issued) => Ok(Some(())),
+            Some(CertificateStatus::Failed) => anyhow::bail!(
+                "certificate {arn} failed validation: `wildrydes down` removes it, then run up again"
+            ),
+            _ => Ok(None),
+        }
+    })
+    .await?;
     Ok(Done::new(
         if created {
             Action::Created
