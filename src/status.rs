@@ -536,10 +536,14 @@ async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
     }
 }
 
-/// Resource policies that deny the replication service on either table.
-async fn replication_pauses(ctx: &Ctx) -> Vec<Fault> {
+/// Resource policies that deny the replication service on the tables of
+/// the `reachable` regions (an unreachable one would only cost a deadline).
+async fn replication_pauses(ctx: &Ctx, reachable: &[String]) -> Vec<Fault> {
     let mut out = Vec::new();
     for region in ctx.config.regions() {
+        if !reachable.iter().any(|r| r == region) {
+            continue;
+        }
         let Ok(account) = ctx.outputs.get("account") else {
             continue;
         };
@@ -653,6 +657,11 @@ pub async fn gather(
         })
         .collect();
     let both_up = regions.iter().all(|r| r.reachable && r.table.is_some());
+    let reachable: Vec<String> = regions
+        .iter()
+        .filter(|r| r.reachable)
+        .map(|r| r.region.clone())
+        .collect();
     let drift_ctx = ctx.clone();
     let (hc, dns, lag_ps, lag_sp, pauses, drift) = tokio::join!(
         health_check_state(&ctx),
@@ -671,7 +680,7 @@ pub async fn gather(
                 None
             }
         },
-        replication_pauses(&ctx),
+        replication_pauses(&ctx, &reachable),
         async {
             if both_up {
                 tokio::time::timeout(deadline, drift(drift_ctx)).await.ok()
