@@ -450,10 +450,19 @@ async fn dns_state(
         .iter()
         .map(|d| d.trim_end_matches('.').to_owned())
         .collect();
+    // The custom domain the answer names; failing that (its region did not
+    // answer us), the region an API Gateway regional name carries.
     let region = targets
         .iter()
         .find(|(_, target)| data.iter().any(|d| d.eq_ignore_ascii_case(target)))
-        .map(|(r, _)| r.clone());
+        .map(|(r, _)| r.clone())
+        .or_else(|| {
+            ctx.config.regions().iter().find_map(|r| {
+                data.iter()
+                    .any(|d| d.contains(&format!(".execute-api.{r}.")))
+                    .then(|| r.to_string())
+            })
+        });
     let ttl = sets.ok().and_then(|s| {
         s.resource_record_sets()
             .iter()
@@ -481,19 +490,25 @@ async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
         ])
     };
     let probe = |i: usize| {
-        let id = format!("{from}-{}-{i}", std::process::id());
+        // Unique per call: a `--watch` loop must never read an earlier
+        // loop's probe (deleted here, but perhaps not yet replicated).
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let id = format!("{from}-{}-{nonce}-{i}", std::process::id());
         let table = table.clone();
         async move {
-            writer
+            let put = writer
                 .put_item()
                 .table_name(&table)
                 .set_item(Some(key(&id)))
                 .send()
-                .await
-                .ok()?;
+                .await;
             let written = Instant::now();
             let mut seen = None;
-            while written.elapsed() < PROBE_DEADLINE {
+            // A put that timed out may still have landed: clean up anyway.
+            while put.is_ok() && written.elapsed() < PROBE_DEADLINE {
                 let got = reader
                     .get_item()
                     .table_name(&table)
@@ -748,6 +763,20 @@ pub async fn gather(
         Err(e) => problems.push(format!("drill journal: {e:#}")),
     }
 
+    for r in regions.iter().filter(|r| r.reachable) {
+        let missing: Vec<&str> = [
+            ("table", r.table.is_none()),
+            ("function", r.function.is_none()),
+            ("REST API", r.api.is_none()),
+            ("custom domains", r.domains.len() < 2),
+        ]
+        .into_iter()
+        .filter_map(|(what, gone)| gone.then_some(what))
+        .collect();
+        if !missing.is_empty() {
+            problems.push(format!("{}: missing {}", r.region, missing.join(", ")));
+        }
+    }
     for r in &regions {
         if !r.reachable {
             problems.push(format!(

@@ -399,3 +399,85 @@ async fn a_failed_step_stops_only_its_dependents_and_a_rerun_resumes() {
     assert_eq!(acts["lambda-role"], "created");
     assert_eq!(acts[&format!("function/{PRIMARY}")], "created");
 }
+
+#[tokio::test]
+async fn records_the_stack_did_not_make_are_neither_replaced_nor_deleted() {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let sb = TestSandbox::start();
+    let bootstrap = ticket_bootstrap();
+    // Someone else's zone, with someone else's record at the API's name.
+    let zone = common::hosted_zone(&sb, "wildrydes.test").await;
+    let foreign = ResourceRecordSet::builder()
+        .name("api.wildrydes.test")
+        .r#type(RrType::A)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.7")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    sb.route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(foreign)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (code, up) = run(&sb, &["up", "--json"], &bootstrap);
+    assert_eq!(code, Some(1), "{up:#}");
+    let failover = up["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "failover-records")
+        .unwrap()
+        .clone();
+    assert!(
+        failover["error"]
+            .as_str()
+            .unwrap()
+            .contains("record the stack did not make"),
+        "{failover:#}"
+    );
+    let (code, down) = run(&sb, &["down", "--json"], &bootstrap);
+    assert_eq!(code, Some(0), "{down:#}");
+    let acts = actions(&down);
+    assert_eq!(acts["zone"], "kept", "the zone predates the stack");
+    let left = sb
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = left
+        .resource_record_sets()
+        .iter()
+        .map(|r| format!("{} {}", r.name(), r.r#type().as_str()))
+        .collect();
+    assert!(
+        names.contains(&"api.wildrydes.test. A".to_owned()),
+        "the foreign record stays: {names:?}"
+    );
+    assert_eq!(
+        names.len(),
+        3,
+        "SOA, NS and the foreign record only: {names:?}"
+    );
+}

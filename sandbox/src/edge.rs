@@ -260,9 +260,7 @@ impl Edge {
                     .map(|p| p.as_str())
                     .unwrap_or("/");
                 let mut headers = parts.headers.clone();
-                for h in HOP_BY_HOP {
-                    headers.remove(*h);
-                }
+                strip_hop_by_hop(&mut headers);
                 if let Ok(v) = HeaderValue::from_str(&name) {
                     headers.insert(EDGE_HOST_HEADER, v);
                 }
@@ -274,7 +272,7 @@ impl Edge {
                     .send()
                     .await;
                 let mut resp = match sent {
-                    Ok(upstream) => relay(upstream).await,
+                    Ok(upstream) => relay(upstream, parts.method == http::Method::HEAD).await,
                     Err(e) if e.is_timeout() => failure(
                         StatusCode::GATEWAY_TIMEOUT,
                         format!(
@@ -315,14 +313,17 @@ impl Edge {
     }
 }
 
-/// The region's response, hop-by-hop headers dropped.
-async fn relay(upstream: reqwest::Response) -> Response {
+/// The region's response, hop-by-hop headers dropped (those the
+/// `Connection` header names too).
+async fn relay(upstream: reqwest::Response, head: bool) -> Response {
     let status = upstream.status();
     let mut headers = upstream.headers().clone();
-    for h in HOP_BY_HOP {
-        headers.remove(*h);
+    strip_hop_by_hop(&mut headers);
+    // The body's own length is set when the response is written; a HEAD
+    // response has no body, so the region's length stands.
+    if !head {
+        headers.remove(http::header::CONTENT_LENGTH);
     }
-    headers.remove(http::header::CONTENT_LENGTH);
     match upstream.bytes().await {
         Ok(body) => {
             let mut r = Response::new(Body::from(body));
@@ -334,6 +335,25 @@ async fn relay(upstream: reqwest::Response) -> Response {
             StatusCode::BAD_GATEWAY,
             format!("the region's response broke off: {e}"),
         ),
+    }
+}
+
+/// Removes hop-by-hop headers, including the ones `Connection` lists.
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let listed: Vec<String> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    for h in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(listed.iter().map(String::as_str))
+    {
+        headers.remove(h);
     }
 }
 

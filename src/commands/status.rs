@@ -323,6 +323,9 @@ pub async fn run(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
     let ctx = Arc::new(ctx);
     let colour = std::io::stdout().is_terminal() && !args.json;
     let mut previous: Option<Report> = None;
+    // One receiver for the whole watch, so a Ctrl-C pressed while
+    // gathering is not lost.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         let report = status::gather(ctx.clone(), session.health_url(), DEADLINE).await?;
         if args.json {
@@ -356,7 +359,7 @@ pub async fn run(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         previous = Some(report);
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(outcome),
+            _ = interrupt.recv() => return Ok(outcome),
         }
     }
 }

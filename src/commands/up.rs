@@ -61,21 +61,33 @@ fn web_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
 
 /// The cursor secret both regions' functions share: the one already
 /// deployed, else a new one.
-async fn cursor_secret(ctx_clients: &crate::aws::Clients, function: &str) -> String {
+async fn cursor_secret(
+    ctx_clients: &crate::aws::Clients,
+    function: &str,
+) -> anyhow::Result<String> {
     for r in &ctx_clients.regions {
-        if let Ok(f) = r.lambda.get_function().function_name(function).send().await
-            && let Some(secret) = f
-                .configuration()
-                .and_then(|c| c.environment())
-                .and_then(|e| e.variables())
-                .and_then(|v| v.get("CURSOR_SECRET"))
-        {
-            return secret.clone();
+        match r.lambda.get_function().function_name(function).send().await {
+            Ok(f) => {
+                if let Some(secret) = f
+                    .configuration()
+                    .and_then(|c| c.environment())
+                    .and_then(|e| e.variables())
+                    .and_then(|v| v.get("CURSOR_SECRET"))
+                {
+                    return Ok(secret.clone());
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            // Anything else must not mint a new secret (that would rewrite
+            // both functions and break every cursor in flight).
+            Err(e) => return Err(deploy::aws_error("GetFunction (cursor secret)", e)),
         }
     }
     use rand::Rng;
     let bytes: [u8; 32] = rand::rng().random();
-    hex::encode(bytes)
+    Ok(hex::encode(bytes))
 }
 
 pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
@@ -123,7 +135,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     ctx.step_timeout = args.step_timeout;
     ctx.outputs.set(
         "cursor_secret",
-        cursor_secret(&clients, &format!("{}-tickets", config.stack)).await,
+        cursor_secret(&clients, &format!("{}-tickets", config.stack)).await?,
     );
     if !args.dry_run {
         target::point_edge(&session, &config).await?;

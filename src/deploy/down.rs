@@ -183,7 +183,15 @@ async fn delete_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         .map(|r| regional_api_domain(&ctx, r))
         .collect();
     let api = ctx.config.api_domain();
-    let set_prefix = format!("{}-", ctx.stack());
+    let set_ids = [
+        format!("{}-primary", ctx.stack()),
+        format!("{}-secondary", ctx.stack()),
+    ];
+    let points_at_api = |r: &ResourceRecordSet| {
+        r.resource_records()
+            .iter()
+            .all(|v| v.value().trim_end_matches('.').contains(".execute-api."))
+    };
     let mut doomed = Vec::new();
     let mut next: Option<(String, RrType, Option<String>)> = None;
     loop {
@@ -200,11 +208,14 @@ async fn delete_records(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
             .map_err(|e| aws_error("ListResourceRecordSets", e))?;
         for r in page.resource_record_sets() {
             let name = r.name().trim_end_matches('.').to_ascii_lowercase();
+            let cname = r.r#type() == &RrType::Cname;
             let ours = (name == api
+                && cname
                 && r.set_identifier()
-                    .is_some_and(|i| i.starts_with(&set_prefix)))
-                || (regional.contains(&name) && r.r#type() == &RrType::Cname)
-                || (validation.contains(&name) && r.r#type() == &RrType::Cname);
+                    .is_some_and(|i| set_ids.iter().any(|s| s == i))
+                && points_at_api(r))
+                || (regional.contains(&name) && cname && points_at_api(r))
+                || (validation.contains(&name) && cname);
             if ours {
                 doomed.push(r.clone());
             }
@@ -392,12 +403,22 @@ async fn delete_bucket(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         if keys.is_empty() {
             break;
         }
-        s3.delete_objects()
+        let out = s3
+            .delete_objects()
             .bucket(&bucket)
             .delete(Delete::builder().set_objects(Some(keys)).build()?)
             .send()
             .await
             .map_err(|e| aws_error("DeleteObjects", e))?;
+        // Per-key failures come back with HTTP 200.
+        if let Some(e) = out.errors().first() {
+            anyhow::bail!(
+                "DeleteObjects could not delete {}: {}: {}",
+                e.key().unwrap_or("?"),
+                e.code().unwrap_or("error"),
+                e.message().unwrap_or("")
+            );
+        }
     }
     s3.delete_bucket()
         .bucket(&bucket)
@@ -640,12 +661,25 @@ async fn delete_domains(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
                 .await
                 .map_err(|e| aws_error("DeleteBasePathMapping", e))?;
         }
-        apigw
-            .delete_domain_name()
-            .domain_name(&name)
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteDomainName", e))?;
+        // AWS allows one DeleteDomainName every 30 s per account.
+        wait_for(
+            &format!("API Gateway to accept deleting {name}"),
+            Duration::from_secs(300),
+            Duration::from_secs(2),
+            || async {
+                match apigw.delete_domain_name().domain_name(&name).send().await {
+                    Ok(_) => Ok(Some(())),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_too_many_requests_exception()) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(aws_error("DeleteDomainName", e)),
+                }
+            },
+        )
+        .await?;
     }
     if deleted.is_empty() {
         return if kept_names.is_empty() {
@@ -704,17 +738,7 @@ async fn delete_certificate(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Don
 async fn delete_api(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
     let apigw = &ctx.clients.region(&region).apigateway;
     let name = api_name(&ctx);
-    let apis = apigw
-        .get_rest_apis()
-        .limit(500)
-        .send()
-        .await
-        .map_err(|e| aws_error("GetRestApis", e))?;
-    let found: Vec<_> = apis
-        .items()
-        .iter()
-        .filter(|a| a.name() == Some(name.as_str()))
-        .collect();
+    let found = super::steps::rest_apis_named(&ctx, &region, &name).await?;
     if found.is_empty() {
         return gone(name);
     }

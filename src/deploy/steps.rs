@@ -55,6 +55,17 @@ pub fn bucket_name(ctx: &Ctx) -> anyhow::Result<String> {
 pub fn regional_api_domain(ctx: &Ctx, region: &str) -> String {
     format!("{region}.{}", ctx.config.api_domain())
 }
+/// The interval a caller reference of this stack's health checks encodes:
+/// exactly `<stack>-health-<interval>s-<nonce>` (another stack whose name
+/// starts the same never matches).
+pub fn health_check_interval(ctx: &Ctx, caller_reference: &str) -> Option<u32> {
+    let rest = caller_reference.strip_prefix(&health_check_prefix(ctx))?;
+    let (interval, nonce) = rest.split_once("s-")?;
+    (!nonce.is_empty() && nonce.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| interval.parse().ok())
+        .flatten()
+}
+
 pub fn health_check_prefix(ctx: &Ctx) -> String {
     format!("{}-health-", ctx.stack())
 }
@@ -925,22 +936,43 @@ const METHODS: &[MethodSpec] = &[
 const CORS_HEADERS: &str =
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256";
 
+/// Every REST API named `name` in `region`, all pages read.
+pub async fn rest_apis_named(
+    ctx: &Ctx,
+    region: &str,
+    name: &str,
+) -> anyhow::Result<Vec<aws_sdk_apigateway::types::RestApi>> {
+    let apigw = &ctx.clients.region(region).apigateway;
+    let mut out = Vec::new();
+    let mut position = None;
+    loop {
+        let page = apigw
+            .get_rest_apis()
+            .limit(500)
+            .set_position(position)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetRestApis", e))?;
+        out.extend(
+            page.items()
+                .iter()
+                .filter(|a| a.name() == Some(name))
+                .cloned(),
+        );
+        position = page.position().map(str::to_owned);
+        if position.is_none() || page.items().is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
 async fn ensure_api(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
     use aws_sdk_apigateway::types::*;
     let apigw = &ctx.clients.region(&region).apigateway;
     let name = api_name(&ctx);
     let account = ctx.outputs.get("account")?;
-    let apis = apigw
-        .get_rest_apis()
-        .limit(500)
-        .send()
-        .await
-        .map_err(|e| aws_error("GetRestApis", e))?;
-    let found: Vec<&RestApi> = apis
-        .items()
-        .iter()
-        .filter(|a| a.name() == Some(name.as_str()))
-        .collect();
+    let apis = rest_apis_named(&ctx, &region, &name).await?;
+    let found: Vec<&RestApi> = apis.iter().collect();
     let mut created = false;
     let api_id = match found.as_slice() {
         [api] if tagged(api.tags(), ctx.stack()) => api.id().unwrap_or_default().to_owned(),
@@ -1070,7 +1102,10 @@ async fn ensure_api(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
         if ctx.dry_run {
             continue;
         }
-        if current.is_some() && !method_ok {
+        // A MOCK method's responses cannot be put twice (ConflictException):
+        // a wrong one is recreated whole.
+        let recreate = current.is_some() && (!method_ok || !m.proxy);
+        if recreate {
             apigw
                 .delete_method()
                 .rest_api_id(&api_id)
@@ -1080,7 +1115,7 @@ async fn ensure_api(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
                 .await
                 .map_err(|e| aws_error("DeleteMethod", e))?;
         }
-        if !method_ok {
+        if recreate || current.is_none() {
             apigw
                 .put_method()
                 .rest_api_id(&api_id)
@@ -1300,16 +1335,26 @@ async fn ensure_api(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
 pub async fn stack_certificates(ctx: &Ctx, region: &str) -> anyhow::Result<Vec<String>> {
     use aws_sdk_acm::types::CertificateStatus;
     let acm = &ctx.clients.region(region).acm;
-    let list = acm
-        .list_certificates()
-        .certificate_statuses(CertificateStatus::PendingValidation)
-        .certificate_statuses(CertificateStatus::Issued)
-        .certificate_statuses(CertificateStatus::Failed)
-        .send()
-        .await
-        .map_err(|e| aws_error("ListCertificates", e))?;
+    let mut summaries = Vec::new();
+    let mut token = None;
+    loop {
+        let page = acm
+            .list_certificates()
+            .certificate_statuses(CertificateStatus::PendingValidation)
+            .certificate_statuses(CertificateStatus::Issued)
+            .certificate_statuses(CertificateStatus::Failed)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListCertificates", e))?;
+        summaries.extend(page.certificate_summary_list().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
     let mut out = Vec::new();
-    for c in list.certificate_summary_list() {
+    for c in &summaries {
         if c.domain_name() != Some(ctx.config.api_domain().as_str()) {
             continue;
         }
@@ -1349,7 +1394,6 @@ async fn ensure_certificate(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Don
                 .subject_alternative_names(&domain)
                 .subject_alternative_names(&own)
                 .validation_method(ValidationMethod::Dns)
-                .idempotency_token(ctx.stack().replace('-', ""))
                 .tags(Tag::builder().key(STACK_TAG).value(ctx.stack()).build()?)
                 .send()
                 .await
@@ -1365,18 +1409,32 @@ async fn ensure_certificate(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Don
         Duration::from_secs(120),
         POLL,
         || async {
-            let c = acm
+            // Just after the request ACM may not know the ARN yet, and
+            // fills in the validation records a few seconds later.
+            let c = match acm
                 .describe_certificate()
                 .certificate_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| aws_error("DescribeCertificate", e))?
-                .certificate
-                .ok_or_else(|| anyhow::anyhow!("DescribeCertificate returned nothing"))?;
-            let ready = c.status() == Some(&CertificateStatus::Issued)
-                || c.domain_validation_options()
-                    .iter()
-                    .all(|o| o.resource_record().is_some());
+            {
+                Ok(out) => out.certificate,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => return Err(aws_error("DescribeCertificate", e)),
+            };
+            let Some(c) = c else {
+                return Ok(None);
+            };
+            let options = c.domain_validation_options();
+            let ready = matches!(
+                c.status(),
+                Some(CertificateStatus::Issued | CertificateStatus::Failed)
+            ) || (!options.is_empty()
+                && options.iter().all(|o| o.resource_record().is_some()));
             Ok(ready.then_some(c))
         },
     )
@@ -1704,6 +1762,28 @@ async fn upsert_if_different(
     if existing.iter().any(|r| same_record(r, &want)) {
         return Ok(None);
     }
+    // Only records that point where the stack's records point (an API
+    // Gateway regional domain, an ACM validation target) are overwritten;
+    // anything else at the name is someone else's.
+    let ours = |r: &ResourceRecordSet| {
+        r.alias_target().is_none()
+            && r.resource_records().iter().all(|v| {
+                let v = v.value().trim_end_matches('.');
+                v.contains(".execute-api.") || v.ends_with(".acm-validations.aws")
+            })
+    };
+    if let Some(other) = existing.iter().find(|r| {
+        let same_slot = r.r#type() == want.r#type() && r.set_identifier() == want.set_identifier();
+        let conflicting = r.r#type() != want.r#type()
+            && matches!(r.r#type(), RrType::A | RrType::Aaaa | RrType::Cname);
+        (same_slot || conflicting) && !ours(r)
+    }) {
+        anyhow::bail!(
+            "{} already has a {} record the stack did not make; remove it or choose another domain",
+            want.name(),
+            other.r#type().as_str()
+        );
+    }
     let fresh = !existing
         .iter()
         .any(|r| r.r#type() == want.r#type() && r.set_identifier() == want.set_identifier());
@@ -1716,26 +1796,11 @@ async fn upsert_if_different(
     if ctx.dry_run {
         return Ok(Some(action));
     }
-    // Records of another type at the name (an older layout) go in the same batch.
-    let mut changes = Vec::new();
-    for old in existing.iter().filter(|r| {
-        r.r#type() != want.r#type()
-            && matches!(r.r#type(), RrType::A | RrType::Aaaa | RrType::Cname)
-    }) {
-        changes.push(
-            Change::builder()
-                .action(ChangeAction::Delete)
-                .resource_record_set(old.clone())
-                .build()?,
-        );
-    }
-    changes.push(
-        Change::builder()
-            .action(ChangeAction::Upsert)
-            .resource_record_set(want)
-            .build()?,
-    );
-    apply_changes(ctx, zone, changes).await?;
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(want)
+        .build()?;
+    apply_changes(ctx, zone, vec![change]).await?;
     Ok(Some(action))
 }
 
@@ -1847,7 +1912,10 @@ pub async fn stack_health_checks(
         out.extend(
             page.health_checks()
                 .iter()
-                .filter(|h| h.caller_reference().starts_with(&prefix))
+                .filter(|h| {
+                    h.caller_reference().starts_with(&prefix)
+                        && health_check_interval(ctx, h.caller_reference()).is_some()
+                })
                 .cloned(),
         );
         if !page.is_truncated() {
@@ -1862,9 +1930,14 @@ async fn ensure_health_check(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
     let interval = ctx.config.health_check_interval_seconds as i32;
     let threshold = ctx.config.health_check_failure_threshold as i32;
     let fqdn_target = regional_api_domain(&ctx, &ctx.config.primary_region);
-    let reference = format!("{}{interval}s", health_check_prefix(&ctx));
+    // Route 53 refuses a deleted check's caller reference for a while, so
+    // each new check gets a fresh one; the interval (immutable) is in it.
+    let reference = format!("{}{interval}s-{}", health_check_prefix(&ctx), uuid_like());
     let existing = stack_health_checks(&ctx).await?;
-    if let Some(h) = existing.iter().find(|h| h.caller_reference() == reference) {
+    if let Some(h) = existing
+        .iter()
+        .find(|h| health_check_interval(&ctx, h.caller_reference()) == Some(interval as u32))
+    {
         let c = h.health_check_config();
         let same = c.is_some_and(|c| {
             c.r#type() == &HealthCheckType::Https
