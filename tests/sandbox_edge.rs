@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget, ChangeAction, ResourceRecord, ResourceRecordSet, RrType,
 };
 use common::{
     PRIMARY, SECONDARY, TestSandbox, deploy, facebook_user, hosted_zone, issued_certificate,
@@ -18,24 +18,7 @@ use wildrydes_sandbox::edge::EdgeConfig;
 const TTL: u64 = 3;
 
 async fn upsert(sb: &TestSandbox, zone: &str, set: ResourceRecordSet) {
-    sb.route53()
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(set)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::change_record(sb, zone, ChangeAction::Upsert, set).await;
 }
 
 fn a_record(ip: &str) -> ResourceRecordSet {

@@ -402,9 +402,7 @@ async fn a_failed_step_stops_only_its_dependents_and_a_rerun_resumes() {
 
 #[tokio::test]
 async fn records_the_stack_did_not_make_are_neither_replaced_nor_deleted() {
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
+    use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
     let sb = TestSandbox::start();
     let bootstrap = ticket_bootstrap();
     // Someone else's zone, with someone else's record at the API's name.
@@ -421,24 +419,7 @@ async fn records_the_stack_did_not_make_are_neither_replaced_nor_deleted() {
         )
         .build()
         .unwrap();
-    sb.route53()
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(foreign)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::change_record(&sb, &zone, ChangeAction::Create, foreign).await;
     let (code, up) = run(&sb, &["up", "--json"], &bootstrap);
     assert_eq!(code, Some(1), "{up:#}");
     let failover = up["steps"]

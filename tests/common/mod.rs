@@ -731,6 +731,34 @@ pub async fn target_check(
         .unwrap()
 }
 
+/// Applies one change to one record set in `zone`.
+pub async fn change_record(
+    sb: &TestSandbox,
+    zone: &str,
+    action: aws_sdk_route53::types::ChangeAction,
+    set: aws_sdk_route53::types::ResourceRecordSet,
+) {
+    use aws_sdk_route53::types::{Change, ChangeBatch};
+    sb.route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(action)
+                        .resource_record_set(set)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The hosted zone named `domain`, created when missing; its id.
 pub async fn hosted_zone(sb: &TestSandbox, domain: &str) -> String {
     let r53 = sb.route53();
@@ -763,9 +791,7 @@ pub async fn issued_certificate(
     domain: &str,
     zone_domain: &str,
 ) -> String {
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
+    use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
     let acm = sb.acm(region);
     let arn = acm
         .request_certificate()
@@ -793,37 +819,24 @@ pub async fn issued_certificate(
         .unwrap()
         .clone();
     let zone = hosted_zone(sb, zone_domain).await;
-    sb.route53()
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(
-                            ResourceRecordSet::builder()
-                                .name(record.name())
-                                .r#type(RrType::Cname)
-                                .ttl(300)
-                                .resource_records(
-                                    ResourceRecord::builder()
-                                        .value(record.value())
-                                        .build()
-                                        .unwrap(),
-                                )
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    change_record(
+        sb,
+        &zone,
+        ChangeAction::Upsert,
+        ResourceRecordSet::builder()
+            .name(record.name())
+            .r#type(RrType::Cname)
+            .ttl(300)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(record.value())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    )
+    .await;
     eventually("the certificate is issued", Duration::from_secs(10), || {
         let acm = acm.clone();
         let arn = arn.clone();
