@@ -70,6 +70,11 @@ pub struct ProcessStatus {
 }
 
 fn pid_alive(pid: u32) -> bool {
+    // kill(0, 0) would signal our own process group: pid 0 (and anything
+    // that does not fit a pid) is never a sandbox process.
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
     // A zombie still answers kill(0); /proc tells it apart.
     let alive = unsafe { libc::kill(pid as i32, 0) } == 0;
     alive && proc_state(pid) != Some('Z')
@@ -101,6 +106,10 @@ fn is_ours(pid: u32, root: &Path) -> bool {
 }
 
 fn signal(pid: u32, sig: i32) -> bool {
+    // Never 0 or a negative number: those address process groups.
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
     unsafe { libc::kill(pid as i32, sig) == 0 }
 }
 
@@ -694,4 +703,17 @@ pub fn reset(root: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(root)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_zero_and_group_ids_are_never_alive_or_signalled() {
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(u32::MAX));
+        assert!(!signal(0, 0));
+        assert!(pid_alive(std::process::id()));
+    }
 }
