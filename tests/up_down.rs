@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    APP_ID, PRIMARY, SECONDARY, TestSandbox, eventually, facebook_token, signed_call,
+    APP_ID, PRIMARY, SECONDARY, TestSandbox, eventually, facebook_login, signed_call,
     ticket_bootstrap,
 };
 use serde_json::Value;
@@ -202,33 +202,7 @@ async fn up_deploys_both_regions_idempotently_and_down_removes_it_all() {
 
     // The user's path: the Facebook stand-in, Cognito, a signed request
     // through the edge proxy, the ticket replicated to the secondary.
-    let token = facebook_token(&sb, "10000000077", 3600).await;
-    let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(PRIMARY));
-    let id = cognito
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins("graph.facebook.com", &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let creds = cognito
-        .get_credentials_for_identity()
-        .identity_id(&id)
-        .logins("graph.facebook.com", &token)
-        .send()
-        .await
-        .unwrap()
-        .credentials
-        .unwrap();
-    let creds = aws_credential_types::Credentials::new(
-        creds.access_key_id().unwrap(),
-        creds.secret_key().unwrap(),
-        creds.session_token().map(str::to_owned),
-        None,
-        "cognito",
-    );
+    let (creds, id) = facebook_login(&sb, &pool, "10000000077").await;
     let api = first["next"]["apiUrl"].as_str().unwrap();
     let body = r#"{"description":"Deployed by up","priority":"high"}"#;
     let resp = signed_call(

@@ -29,7 +29,7 @@ fn kept(id: impl Into<String>) -> anyhow::Result<Done> {
 pub fn plan(ctx: &Ctx) -> Vec<Step> {
     let [p, s] = ctx.config.regions();
     let g = "global";
-    let d = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    let d = super::deps;
     let mut steps = vec![
         Step::new("records", "DNS records", g, &[], delete_records),
         Step::new(

@@ -262,6 +262,11 @@ impl Step {
     }
 }
 
+/// Step keys as a dependency list.
+pub fn deps(keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
 /// `<kind>/<region>`, the key of a regional step.
 pub fn key(kind: &str, region: &str) -> String {
     format!("{kind}/{region}")

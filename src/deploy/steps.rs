@@ -165,7 +165,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 pub fn plan(ctx: &Ctx) -> Vec<Step> {
     let [p, s] = ctx.config.regions();
     let g = "global";
-    let d = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    let d = super::deps;
     let mut steps = vec![
         Step::new("table", "DynamoDB table", p, &[], ensure_table),
         Step::new(

@@ -599,11 +599,21 @@ pub async fn facebook_user(
     user: &str,
 ) -> (aws_credential_types::Credentials, String) {
     let pool = identity_pool(sb, api).await;
+    facebook_login(sb, &pool, user).await
+}
+
+/// Logs a Facebook user (the stand-in's token) into identity pool `pool`:
+/// (credentials, identity id).
+pub async fn facebook_login(
+    sb: &TestSandbox,
+    pool: &str,
+    user: &str,
+) -> (aws_credential_types::Credentials, String) {
     let token = facebook_token(sb, user, 3600).await;
     let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(PRIMARY));
     let id = cognito
         .get_id()
-        .identity_pool_id(&pool)
+        .identity_pool_id(pool)
         .logins("graph.facebook.com", &token)
         .send()
         .await
@@ -612,7 +622,7 @@ pub async fn facebook_user(
         .unwrap();
     let again = cognito
         .get_id()
-        .identity_pool_id(&pool)
+        .identity_pool_id(pool)
         .logins("graph.facebook.com", &token)
         .send()
         .await
