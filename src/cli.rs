@@ -79,7 +79,7 @@ pub enum Command {
     Down(commands::down::DownArgs),
     /// Show both regions, health checks, DNS, replication lag and leftover faults
     Status(commands::status::StatusArgs),
-    /// Run a failover drill from a playbook and report RTO and RPO [not built yet]
+    /// Run a failover drill from a playbook and report RTO and RPO
     FailoverTest(commands::failover_test::FailoverTestArgs),
     /// Start, stop, inspect and outage the embedded two-region sandbox
     Sandbox(commands::sandbox::SandboxArgs),

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod drill;
 mod journal;
 mod status;
 mod target;

@@ -48,15 +48,134 @@ fn help_lists_every_subcommand_and_global_option() {
 }
 
 #[test]
-fn failover_test_is_not_built_yet_and_says_so() {
+fn failover_test_without_a_sandbox_says_so_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = wildrydes(dir.path(), &["failover-test"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let msg = text(&out);
     assert!(
-        msg.contains("not built yet") && msg.contains("nothing was done"),
-        "{msg}"
+        text(&out).contains("sandbox is not running"),
+        "{}",
+        text(&out)
     );
+    assert!(
+        !dir.path().join(".wildrydes/sandbox").exists(),
+        "a drill must never start the sandbox"
+    );
+}
+
+#[test]
+fn failover_test_lists_playbooks_and_dry_runs_without_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wildrydes(dir.path(), &["failover-test", "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in [
+        "health-endpoint-failure",
+        "lambda-throttle",
+        "health-check-inversion",
+        "replication-pause",
+        "region-impairment",
+        "region-blackout",
+    ] {
+        assert!(
+            text(&out).contains(name),
+            "--list lacks {name}: {}",
+            text(&out)
+        );
+    }
+    let out = wildrydes(
+        dir.path(),
+        &[
+            "failover-test",
+            "--dry-run",
+            "--playbook",
+            "region-blackout",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = text(&out);
+    assert!(
+        plan.contains("region-blackout in eu-west-1") && plan.contains("nothing was touched"),
+        "{plan}"
+    );
+    assert!(
+        !dir.path().join(".wildrydes").exists(),
+        "a dry run writes nothing"
+    );
+    // AWS cannot stop a region: refused before anything runs.
+    let aws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        aws.path().join("wildrydes.toml"),
+        "domain = \"example.com\"\n",
+    )
+    .unwrap();
+    let out = wildrydes(
+        aws.path(),
+        &[
+            "--target",
+            "aws",
+            "failover-test",
+            "--dry-run",
+            "--playbook",
+            "region-blackout",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("fault.kind"), "{}", text(&out));
+}
+
+#[test]
+fn bad_playbooks_exit_2_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "typo.toml",
+            "[fault]\nkind = \"lambda-throttle\"\n\n[probes]\nuser_intervall = \"1s\"\n",
+            &["user_intervall", "line 5"],
+        ),
+        ("empty.toml", "", &["missing field `fault`"]),
+        (
+            "truncated.toml",
+            "[fault]\nkind = \"lambda-thr",
+            &["not valid TOML"],
+        ),
+        (
+            "contradictory.toml",
+            "[fault]\nkind = \"lambda-throttle\"\nmode = \"kill\"\n",
+            &["fault.mode", "only region-blackout"],
+        ),
+        (
+            "duration.toml",
+            "[fault]\nkind = \"health-check-inversion\"\nmax_duration = \"0s\"\n",
+            &["fault.max_duration"],
+        ),
+    ];
+    for (file, body, wants) in cases {
+        std::fs::write(dir.path().join(file), body).unwrap();
+        let out = wildrydes(
+            dir.path(),
+            &[
+                "failover-test",
+                "--dry-run",
+                "--playbook",
+                &format!("./{file}"),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", text(&out));
+        let msg = text(&out);
+        assert!(
+            msg.contains(file),
+            "{file}: message does not name the file: {msg}"
+        );
+        for want in wants {
+            assert!(msg.contains(want), "{file}: no {want:?} in {msg}");
+        }
+    }
+    let out = wildrydes(
+        dir.path(),
+        &["failover-test", "--playbook", "no-such-drill"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--list"), "{}", text(&out));
 }
 
 #[test]

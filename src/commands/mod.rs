@@ -19,6 +19,9 @@ pub enum Outcome {
     Success,
     /// Ran, but something is unhealthy or an objective was missed: exit 1.
     NeedsAttention,
+    /// Could not do what was asked (a drill that could not run, with its
+    /// report written): exit 2.
+    CouldNotRun,
 }
 
 impl Outcome {
@@ -26,6 +29,7 @@ impl Outcome {
         match self {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::NeedsAttention => ExitCode::from(1),
+            Outcome::CouldNotRun => ExitCode::from(2),
         }
     }
 }

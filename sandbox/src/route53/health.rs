@@ -208,14 +208,25 @@ async fn run(r53: Weak<Route53>, id: String) {
             tokio::time::sleep(offset).await;
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Route 53 sends a probe every interval whether or not the last
+            // one has answered (a hung endpoint times out after 4 s + 2 s,
+            // longer than a fast interval); dropping the set aborts them.
+            let mut in_flight = tokio::task::JoinSet::new();
             loop {
                 ticks.tick().await;
-                let Some(r) = r53.upgrade() else { return };
+                while in_flight.try_join_next().is_some() {}
+                if r53.strong_count() == 0 {
+                    return;
+                }
                 if config.disabled {
                     continue;
                 }
-                let (ok, status) = probe(&r, &config).await;
-                r.checkers.record(&id, index, config.threshold, ok, status);
+                let (r53, id, config) = (r53.clone(), id.clone(), config.clone());
+                in_flight.spawn(async move {
+                    let Some(r) = r53.upgrade() else { return };
+                    let (ok, status) = probe(&r, &config).await;
+                    r.checkers.record(&id, index, config.threshold, ok, status);
+                });
             }
         }));
     }

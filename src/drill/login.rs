@@ -1,0 +1,128 @@
+//! The new-login check: during the outage, can a user who was not signed
+//! in get in? One Facebook login traded with Cognito (`GetId` and
+//! `GetCredentialsForIdentity`), exactly as the web UI does it. On the
+//! sandbox the token comes from the Facebook stand-in of whichever region
+//! answers; on AWS from `WILDRYDES_FACEBOOK_TEST_TOKEN` (a Facebook test
+//! user's access token), and without one the check says it was not tried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::env::Env;
+use super::probes::Probes;
+use super::report::LoginCheck;
+use crate::deploy::{aws_error, steps};
+
+/// The environment variable holding a Facebook test user's token (AWS).
+pub const TEST_TOKEN_ENV: &str = "WILDRYDES_FACEBOOK_TEST_TOKEN";
+
+pub async fn check(env: &Env, probes: Arc<Probes>, pool: String) -> LoginCheck {
+    let at = probes.clock.now();
+    let token = match facebook_token(env, &probes.run_id, &probes.secondary).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return LoginCheck {
+                attempted: false,
+                ok: None,
+                region: None,
+                at_ms: Some(at),
+                detail: format!(
+                    "not tried: set {TEST_TOKEN_ENV} to a Facebook test user's access token to check logins on AWS"
+                ),
+            };
+        }
+        Err(e) => {
+            return LoginCheck {
+                attempted: true,
+                ok: Some(false),
+                region: None,
+                at_ms: Some(at),
+                detail: format!("no Facebook token: {e:#}"),
+            };
+        }
+    };
+    // The pool lives in the region its id names.
+    let region = pool
+        .split_once(':')
+        .map(|(r, _)| r.to_owned())
+        .unwrap_or_else(|| env.config.primary_region.clone());
+    let cognito = &env.clients().region(&region).cognito;
+    let result: anyhow::Result<()> = async {
+        let id = cognito
+            .get_id()
+            .identity_pool_id(&pool)
+            .logins("graph.facebook.com", &token)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("GetId in {region}"), e))?
+            .identity_id
+            .unwrap_or_default();
+        cognito
+            .get_credentials_for_identity()
+            .identity_id(&id)
+            .logins("graph.facebook.com", &token)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("GetCredentialsForIdentity in {region}"), e))?;
+        Ok(())
+    }
+    .await;
+    LoginCheck {
+        attempted: true,
+        ok: Some(result.is_ok()),
+        region: Some(region.clone()),
+        at_ms: Some(at),
+        detail: match result {
+            Ok(()) => format!("a new user logged in through Cognito in {region}"),
+            Err(e) => format!("a new user could not log in: {e:#}"),
+        },
+    }
+}
+
+/// A Facebook token for a user who never logged in: the sandbox's
+/// stand-in (the serving region's first), or the test token on AWS.
+async fn facebook_token(env: &Env, run_id: &str, prefer: &str) -> anyhow::Result<Option<String>> {
+    if !env.is_sandbox() {
+        return Ok(std::env::var(TEST_TOKEN_ENV).ok().filter(|t| !t.is_empty()));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let mut urls: Vec<(&String, &String)> = env.facebook_token_urls.iter().collect();
+    urls.sort_by_key(|(region, _)| region.as_str() != prefer);
+    let mut failures = Vec::new();
+    for (region, url) in urls {
+        let resp = http
+            .post(url)
+            .json(&serde_json::json!({
+                "appId": steps::facebook_app_id(&env.ctx),
+                "userId": format!("new-{run_id}"),
+                "name": "Drill Newcomer",
+                "expiresIn": 3600,
+            }))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => {
+                let doc: serde_json::Value = r.json().await?;
+                if let Some(t) = doc["accessToken"].as_str() {
+                    return Ok(Some(t.to_owned()));
+                }
+                failures.push(format!("{region}: no accessToken"));
+            }
+            Ok(r) => failures.push(format!("{region}: HTTP {}", r.status())),
+            Err(e) => failures.push(format!(
+                "{region}: {}",
+                if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    e.to_string()
+                }
+            )),
+        }
+    }
+    anyhow::bail!(
+        "the Facebook stand-in did not answer ({})",
+        failures.join("; ")
+    )
+}
