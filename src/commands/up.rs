@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 use crate::config::Target;
-use crate::deploy::{self, Ctx, StepReport, package, progress, steps};
+use crate::deploy::{self, Ctx, StepReport, package, progress};
+use crate::resources::function;
 use crate::target;
 
 #[derive(Debug, Args)]
@@ -59,37 +60,6 @@ fn web_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-/// The cursor secret both regions' functions share: the one already
-/// deployed, else a new one.
-async fn cursor_secret(
-    ctx_clients: &crate::aws::Clients,
-    function: &str,
-) -> anyhow::Result<String> {
-    for r in &ctx_clients.regions {
-        match r.lambda.get_function().function_name(function).send().await {
-            Ok(f) => {
-                if let Some(secret) = f
-                    .configuration()
-                    .and_then(|c| c.environment())
-                    .and_then(|e| e.variables())
-                    .and_then(|v| v.get("CURSOR_SECRET"))
-                {
-                    return Ok(secret.clone());
-                }
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-            // Anything else must not mint a new secret (that would rewrite
-            // both functions and break every cursor in flight).
-            Err(e) => return Err(deploy::aws_error("GetFunction (cursor secret)", e)),
-        }
-    }
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    Ok(hex::encode(bytes))
-}
-
 pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = load_config(global)?;
     let begun = Instant::now();
@@ -133,19 +103,16 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let lambda_info = json!({"binary": lambda.binary, "codeSha256": lambda.code_sha256});
     let mut ctx = Ctx::open(&config, &session, args.dry_run, Some(lambda), web).await?;
     ctx.step_timeout = args.step_timeout;
-    ctx.outputs.set(
-        "cursor_secret",
-        cursor_secret(&clients, &format!("{}-tickets", config.stack)).await?,
-    );
+    ctx.cursor_secret = Some(function::cursor_secret(&ctx).await?);
     if !args.dry_run {
         target::point_edge(&session, &config).await?;
     }
     let ctx = Arc::new(ctx);
-    let plan = steps::plan(&ctx);
+    let plan = deploy::up::plan(&ctx);
     let reporter = progress::reporter(global.quiet);
     let reports = deploy::execute(plan, ctx.clone(), reporter.as_ref()).await;
     let ok = reports.iter().all(StepReport::ok);
-    let web_url = ctx.outputs.maybe("web.origin").map(|o| format!("{o}/"));
+    let web_url = ctx.outputs.web_origin.get().map(|o| format!("{o}/"));
     let seconds = begun.elapsed().as_secs_f64();
     if args.json {
         let doc = json!({
@@ -161,7 +128,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 "webUrl": web_url,
                 "apiUrl": session.api_url,
                 "login": session.facebook_login_url,
-                "identityPoolId": ctx.outputs.maybe("pool.id"),
+                "identityPoolId": ctx.outputs.pool_id.get(),
             },
             "calls": {
                 "all": clients.calls.all(),
