@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod deploy;
 mod journal;
+mod output;
 mod resources;
 mod status;
 mod target;

@@ -446,9 +446,43 @@ pub async fn gather(
     });
     let replication: Vec<Lag> = [lag_ps, lag_sp].into_iter().flatten().collect();
 
-    // Faults left behind.
+    let faults = faults_left_behind(&regions, health_check.as_ref(), pauses, &mut problems);
+    problems.extend(problems_of(
+        &regions,
+        health_check.as_ref(),
+        &replication,
+        drift.as_deref(),
+    ));
+    let (state, verdict) = verdict(p, s, dns.as_ref(), &replication, &faults, &problems);
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        target: ctx.config.target.to_string(),
+        stack: ctx.config.stack.clone(),
+        state,
+        verdict,
+        serving_region: dns.as_ref().and_then(|d| d.region.clone()),
+        regions,
+        health_check,
+        dns,
+        replication,
+        faults,
+        drift,
+        problems,
+        seconds: begun.elapsed().as_secs_f64(),
+    })
+}
+
+/// Faults a drill (or a person) left behind: the `pauses` found, Lambda
+/// faults and throttles, an inverted or disabled health check, and the
+/// drill journal's unrestored faults.
+fn faults_left_behind(
+    regions: &[RegionState],
+    health_check: Option<&HealthCheckState>,
+    pauses: Vec<Fault>,
+    problems: &mut Vec<String>,
+) -> Vec<Fault> {
     let mut faults = pauses;
-    for r in &regions {
+    for r in regions {
         if let Some(f) = &r.function {
             if let Some(fault) = &f.fault {
                 faults.push(Fault {
@@ -466,7 +500,7 @@ pub async fn gather(
             }
         }
     }
-    if let Some(h) = &health_check {
+    if let Some(h) = health_check {
         if h.inverted {
             faults.push(Fault {
                 kind: "health-check-inversion".into(),
@@ -494,6 +528,18 @@ pub async fn gather(
         Err(e) => problems.push(format!("drill journal: {e:#}")),
     }
 
+    faults
+}
+
+/// What needs attention besides faults: missing resources, unreachable
+/// regions, failing /health, an unhealthy check, slow replication, drift.
+fn problems_of(
+    regions: &[RegionState],
+    health_check: Option<&HealthCheckState>,
+    replication: &[Lag],
+    drift: Option<&[Drift]>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     for r in regions.iter().filter(|r| r.reachable) {
         let missing: Vec<&str> = [
             ("table", r.table.is_none()),
@@ -508,7 +554,7 @@ pub async fn gather(
             problems.push(format!("{}: missing {}", r.region, missing.join(", ")));
         }
     }
-    for r in &regions {
+    for r in regions {
         if !r.reachable {
             problems.push(format!(
                 "{} is unreachable: {}",
@@ -530,7 +576,7 @@ pub async fn gather(
             ));
         }
     }
-    if let Some(h) = &health_check
+    if let Some(h) = health_check
         && !h.healthy
     {
         problems.push(format!(
@@ -538,7 +584,7 @@ pub async fn gather(
             h.checkers_healthy, h.checkers
         ));
     }
-    for l in &replication {
+    for l in replication {
         if l.arrived < l.probes {
             problems.push(format!(
                 "replication {} → {}: {} of {} probes arrived within {:?}",
@@ -546,7 +592,7 @@ pub async fn gather(
             ));
         }
     }
-    if let Some(d) = &drift
+    if let Some(d) = drift
         && !d.is_empty()
     {
         problems.push(format!(
@@ -555,7 +601,20 @@ pub async fn gather(
         ));
     }
 
-    let serving = dns.as_ref().and_then(|d| d.region.clone());
+    problems
+}
+
+/// The state and the one-line verdict: where DNS serves from, the worst
+/// replication lag, and the first fault or problem.
+fn verdict(
+    p: &str,
+    s: &str,
+    dns: Option<&DnsState>,
+    replication: &[Lag],
+    faults: &[Fault],
+    problems: &[String],
+) -> (State, String) {
+    let serving = dns.and_then(|d| d.region.clone());
     let worst_lag = replication
         .iter()
         .filter_map(|l| l.p50_ms)
@@ -564,7 +623,7 @@ pub async fn gather(
         Some(ms) => format!("replication {:.1} s", ms / 1000.0),
         None => "replication unknown".into(),
     };
-    let (state, verdict) = if serving.as_deref() == Some(s) {
+    if serving.as_deref() == Some(s) {
         (
             State::FailedOver,
             format!("FAILED OVER: serving from {s}, {lag_text}"),
@@ -585,21 +644,5 @@ pub async fn gather(
             State::Degraded,
             format!("DEGRADED: {first}; serving from {serving}, {lag_text}"),
         )
-    };
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        target: ctx.config.target.to_string(),
-        stack: ctx.config.stack.clone(),
-        state,
-        verdict,
-        serving_region: dns.as_ref().and_then(|d| d.region.clone()),
-        regions,
-        health_check,
-        dns,
-        replication,
-        faults,
-        drift,
-        problems,
-        seconds: begun.elapsed().as_secs_f64(),
-    })
+    }
 }
