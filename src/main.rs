@@ -9,6 +9,8 @@ mod config;
 mod deploy;
 mod drill;
 mod journal;
+mod output;
+mod resources;
 mod status;
 mod target;
 

@@ -9,12 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::deploy::steps::{self, regional_api_domain};
-use crate::deploy::{Action, Ctx, StepReport};
+use crate::deploy::{Action, AwsError, Ctx, StepReport};
 use crate::journal;
+pub use crate::resources::api::ApiState;
+pub use crate::resources::domains::DomainState;
+pub use crate::resources::function::FunctionState;
+pub use crate::resources::health_check::HealthCheckState;
+pub use crate::resources::table::TableState;
+pub use crate::resources::zone::DnsState;
+use crate::resources::{
+    api, domains, function, health_check, regional_api_domain, table, table_arn, table_name, zone,
+};
 
 /// Version of the JSON `status --json` prints (README, "status").
 pub const SCHEMA_VERSION: u32 = 1;
@@ -22,40 +29,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const PROBE_OWNER: &str = "wildrydes-status-probe";
 const PROBES: usize = 3;
 const PROBE_DEADLINE: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TableState {
-    pub status: String,
-    pub item_count: Option<i64>,
-    pub stream: Option<String>,
-    /// The other region's replica, as this region's table reports it.
-    pub replicas: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct FunctionState {
-    pub state: String,
-    pub last_update: String,
-    pub code_sha256: String,
-    pub reserved_concurrency: Option<i32>,
-    pub fault: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiState {
-    pub id: String,
-    pub stage_deployment: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DomainState {
-    pub name: String,
-    pub target: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -79,31 +52,6 @@ pub struct RegionState {
     pub health: Probe,
     /// What could not be read, and why.
     pub errors: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct HealthCheckState {
-    pub id: String,
-    pub target: String,
-    /// Route 53's view: more than 18% of checkers report healthy.
-    pub healthy: bool,
-    pub checkers_healthy: usize,
-    pub checkers: usize,
-    pub inverted: bool,
-    pub disabled: bool,
-    pub last_failure: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DnsState {
-    pub name: String,
-    /// Route 53's answer now (TestDNSAnswer).
-    pub answer: Vec<String>,
-    /// The region whose custom domain the answer names.
-    pub region: Option<String>,
-    pub ttl: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -165,23 +113,50 @@ pub struct Report {
 /// `Host` header to send (the sandbox serves every region on loopback).
 pub type HealthUrl = Box<dyn Fn(&str, &str) -> (String, Option<String>) + Send + Sync>;
 
-fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> String {
-    use aws_smithy_runtime_api::client::result::SdkError;
-    match e {
-        SdkError::ServiceError(s) => format!(
-            "{}: {}",
-            s.err().code().unwrap_or("error"),
-            s.err().message().unwrap_or("")
-        ),
-        SdkError::TimeoutError(_) => "no answer in time".into(),
-        SdkError::DispatchFailure(d) if d.is_timeout() => "no answer in time".into(),
-        SdkError::DispatchFailure(_) => "cannot connect".into(),
-        other => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(other)
-        ),
+/// Why a read failed, briefly (`Code: message`, `no answer in time`,
+/// `cannot connect`), and whether the region did not answer at all.
+fn why(e: &anyhow::Error) -> (String, bool) {
+    match AwsError::of(e) {
+        Some(a) => (a.reason().to_owned(), a.unreachable()),
+        None => (format!("{e:#}"), false),
+    }
+}
+
+/// The call that failed and why, briefly.
+fn brief(e: &anyhow::Error) -> String {
+    AwsError::of(e).map_or_else(|| format!("{e:#}"), AwsError::brief)
+}
+
+/// GETs a region's `/health` through its own custom domain.
+async fn probe_health(
+    region: &str,
+    own: &str,
+    health_url: &HealthUrl,
+    http: &reqwest::Client,
+) -> Probe {
+    let (url, host) = health_url(region, own);
+    let mut req = http.get(&url);
+    if let Some(h) = host {
+        req = req.header(reqwest::header::HOST, h);
+    }
+    let begun = Instant::now();
+    match req.send().await {
+        Ok(r) => Probe {
+            url,
+            status: Some(r.status().as_u16()),
+            latency_ms: Some(begun.elapsed().as_secs_f64() * 1000.0),
+            error: None,
+        },
+        Err(e) => Probe {
+            url,
+            status: None,
+            latency_ms: None,
+            error: Some(if e.is_timeout() {
+                "no answer in time".into()
+            } else {
+                format!("cannot connect: {e}")
+            }),
+        },
     }
 }
 
@@ -191,167 +166,45 @@ async fn region_state(
     health_url: Arc<HealthUrl>,
     http: reqwest::Client,
 ) -> RegionState {
-    let c = ctx.clients.region(&region);
     let role = if region == ctx.config.primary_region {
         "primary"
     } else {
         "secondary"
     };
-    let mut errors = Vec::new();
-    let table_name = steps::table_name(&ctx);
-    let function_name = steps::function_name(&ctx);
     let own = regional_api_domain(&ctx, &region);
-    let (table, function, apis, domain_api, domain_own, health) = tokio::join!(
-        c.dynamodb.describe_table().table_name(&table_name).send(),
-        c.lambda.get_function().function_name(&function_name).send(),
-        c.apigateway.get_rest_apis().limit(500).send(),
-        c.apigateway
-            .get_domain_name()
-            .domain_name(ctx.config.api_domain())
-            .send(),
-        c.apigateway.get_domain_name().domain_name(&own).send(),
-        async {
-            let (url, host) = health_url(&region, &own);
-            let mut req = http.get(&url);
-            if let Some(h) = host {
-                req = req.header(reqwest::header::HOST, h);
-            }
-            let begun = Instant::now();
-            match req.send().await {
-                Ok(r) => Probe {
-                    url,
-                    status: Some(r.status().as_u16()),
-                    latency_ms: Some(begun.elapsed().as_secs_f64() * 1000.0),
-                    error: None,
-                },
-                Err(e) => Probe {
-                    url,
-                    status: None,
-                    latency_ms: None,
-                    error: Some(if e.is_timeout() {
-                        "no answer in time".into()
-                    } else {
-                        format!("cannot connect: {e}")
-                    }),
-                },
-            }
-        }
+    let (table, function, api, (domains, domain_errors), health) = tokio::join!(
+        table::observe(&ctx, &region),
+        function::observe(&ctx, &region),
+        api::observe(&ctx, &region),
+        domains::observe(&ctx, &region),
+        probe_health(&region, &own, &health_url, &http),
     );
-    let table = match table {
-        Ok(out) => out.table.map(|t| TableState {
-            status: t
-                .table_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            item_count: t.item_count(),
-            stream: t
-                .stream_specification()
-                .filter(|s| s.stream_enabled())
-                .and_then(|s| s.stream_view_type())
-                .map(|v| v.as_str().to_owned()),
-            replicas: t
-                .replicas()
-                .iter()
-                .filter_map(|r| {
-                    Some((
-                        r.region_name()?.to_owned(),
-                        r.replica_status()
-                            .map(|s| s.as_str().to_owned())
-                            .unwrap_or_default(),
-                    ))
-                })
-                .collect(),
-        }),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            None
-        }
-        Err(e) => {
-            errors.push(format!("DynamoDB: {}", err_text(&e)));
-            None
-        }
+    let mut errors = Vec::new();
+    let mut unreachable = false;
+    let mut note = |what: &str, e: &anyhow::Error| {
+        let (reason, dead) = why(e);
+        unreachable |= dead;
+        errors.push(format!("{what}: {reason}"));
     };
-    let function = match function {
-        Ok(f) => f.configuration().map(|c| FunctionState {
-            state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            last_update: c
-                .last_update_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
-            reserved_concurrency: f
-                .concurrency()
-                .and_then(|c| c.reserved_concurrent_executions()),
-            fault: c
-                .environment()
-                .and_then(|e| e.variables())
-                .and_then(|v| v.get("WILDRYDES_FAULT"))
-                .filter(|v| !v.is_empty() && *v != "none")
-                .cloned(),
-        }),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            None
-        }
-        Err(e) => {
-            errors.push(format!("Lambda: {}", err_text(&e)));
-            None
-        }
-    };
-    let api = match apis {
-        Ok(list) => match list
-            .items()
-            .iter()
-            .find(|a| a.name() == Some(steps::api_name(&ctx).as_str()))
-        {
-            Some(a) => {
-                let id = a.id().unwrap_or_default().to_owned();
-                let stage = c
-                    .apigateway
-                    .get_stage()
-                    .rest_api_id(&id)
-                    .stage_name("prod")
-                    .send()
-                    .await;
-                Some(ApiState {
-                    id,
-                    stage_deployment: stage.ok().and_then(|s| s.deployment_id),
-                })
-            }
-            None => None,
-        },
-        Err(e) => {
-            errors.push(format!("API Gateway: {}", err_text(&e)));
-            None
-        }
-    };
-    let mut domains = Vec::new();
-    for (name, result) in [
-        (ctx.config.api_domain(), domain_api),
-        (own.clone(), domain_own),
-    ] {
-        match result {
-            Ok(d) => domains.push(DomainState {
-                name,
-                target: d.regional_domain_name,
-            }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception()) => {}
-            Err(e) => errors.push(format!("custom domain {name}: {}", err_text(&e))),
-        }
+    let table = table.unwrap_or_else(|e| {
+        note("DynamoDB", &e);
+        None
+    });
+    let function = function.unwrap_or_else(|e| {
+        note("Lambda", &e);
+        None
+    });
+    let api = api.unwrap_or_else(|e| {
+        note("API Gateway", &e);
+        None
+    });
+    for (name, e) in &domain_errors {
+        note(&format!("custom domain {name}"), e);
     }
-    let reachable = !errors
-        .iter()
-        .any(|e| e.ends_with("no answer in time") || e.ends_with("cannot connect"));
     RegionState {
         region,
         role,
-        reachable,
+        reachable: !unreachable,
         table,
         function,
         api,
@@ -361,126 +214,10 @@ async fn region_state(
     }
 }
 
-async fn health_check_state(ctx: &Ctx) -> anyhow::Result<Option<HealthCheckState>> {
-    let r53 = &ctx.clients.route53;
-    let Some(check) = steps::stack_health_checks(ctx).await?.into_iter().next() else {
-        return Ok(None);
-    };
-    let id = check.id().to_owned();
-    let config = check.health_check_config();
-    let (status, failure) = tokio::join!(
-        r53.get_health_check_status().health_check_id(&id).send(),
-        r53.get_health_check_last_failure_reason()
-            .health_check_id(&id)
-            .send(),
-    );
-    let observations =
-        status.map_err(|e| anyhow::anyhow!("GetHealthCheckStatus: {}", err_text(&e)))?;
-    let obs = observations.health_check_observations();
-    let ok = obs
-        .iter()
-        .filter(|o| {
-            o.status_report()
-                .and_then(|r| r.status())
-                .is_some_and(|s| s.starts_with("Success"))
-        })
-        .count();
-    let inverted = config.and_then(|c| c.inverted()).unwrap_or(false);
-    let disabled = config.and_then(|c| c.disabled()).unwrap_or(false);
-    // Route 53's rule: healthy while more than 18% of checkers say so.
-    let raw = obs.is_empty() || ok * 100 > obs.len() * 18;
-    let healthy = if disabled { !inverted } else { raw != inverted };
-    let last_failure = failure.ok().and_then(|f| {
-        f.health_check_observations()
-            .iter()
-            .filter_map(|o| o.status_report())
-            .max_by_key(|r| r.checked_time().map(|t| t.secs()))
-            .and_then(|r| r.status().map(str::to_owned))
-    });
-    Ok(Some(HealthCheckState {
-        id,
-        target: config
-            .and_then(|c| c.fully_qualified_domain_name())
-            .unwrap_or_default()
-            .to_owned(),
-        healthy,
-        checkers_healthy: ok,
-        checkers: obs.len(),
-        inverted,
-        disabled,
-        last_failure,
-    }))
-}
-
-async fn dns_state(
-    ctx: &Ctx,
-    targets: &BTreeMap<String, String>,
-) -> anyhow::Result<Option<DnsState>> {
-    let r53 = &ctx.clients.route53;
-    let name = ctx.config.api_domain();
-    let zones = r53
-        .list_hosted_zones_by_name()
-        .dns_name(&ctx.config.domain)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("ListHostedZonesByName: {}", err_text(&e)))?;
-    let Some(zone) = zones
-        .hosted_zones()
-        .iter()
-        .find(|z| z.name() == format!("{}.", ctx.config.domain))
-    else {
-        return Ok(None);
-    };
-    let zone = zone.id().trim_start_matches("/hostedzone/").to_owned();
-    let (answer, sets) = tokio::join!(
-        r53.test_dns_answer()
-            .hosted_zone_id(&zone)
-            .record_name(&name)
-            .record_type(aws_sdk_route53::types::RrType::Cname)
-            .send(),
-        r53.list_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .start_record_name(&name)
-            .max_items(10)
-            .send(),
-    );
-    let answer = answer.map_err(|e| anyhow::anyhow!("TestDNSAnswer: {}", err_text(&e)))?;
-    let data: Vec<String> = answer
-        .record_data()
-        .iter()
-        .map(|d| d.trim_end_matches('.').to_owned())
-        .collect();
-    // The custom domain the answer names; failing that (its region did not
-    // answer us), the region an API Gateway regional name carries.
-    let region = targets
-        .iter()
-        .find(|(_, target)| data.iter().any(|d| d.eq_ignore_ascii_case(target)))
-        .map(|(r, _)| r.clone())
-        .or_else(|| {
-            ctx.config.regions().iter().find_map(|r| {
-                data.iter()
-                    .any(|d| d.contains(&format!(".execute-api.{r}.")))
-                    .then(|| r.to_string())
-            })
-        });
-    let ttl = sets.ok().and_then(|s| {
-        s.resource_record_sets()
-            .iter()
-            .find(|r| r.name().trim_end_matches('.') == name)
-            .and_then(|r| r.ttl())
-    });
-    Ok(Some(DnsState {
-        name,
-        answer: data,
-        region,
-        ttl,
-    }))
-}
-
 /// Writes probe items in `from` (concurrently) and times each one's
 /// arrival in `to`, reading consistently; deletes them afterwards.
 async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
-    let table = steps::table_name(ctx);
+    let table = table_name(ctx);
     let writer = &ctx.clients.region(from).dynamodb;
     let reader = &ctx.clients.region(to).dynamodb;
     let key = |id: &str| {
@@ -559,13 +296,7 @@ async fn replication_pauses(ctx: &Ctx, reachable: &[String]) -> Vec<Fault> {
         if !reachable.iter().any(|r| r == region) {
             continue;
         }
-        let Ok(account) = ctx.outputs.get("account") else {
-            continue;
-        };
-        let arn = format!(
-            "arn:aws:dynamodb:{region}:{account}:table/{}",
-            steps::table_name(ctx)
-        );
+        let arn = table_arn(ctx, region);
         let Ok(policy) = ctx
             .clients
             .region(region)
@@ -608,7 +339,7 @@ async fn replication_pauses(ctx: &Ctx, reachable: &[String]) -> Vec<Fault> {
 /// Drift: the `up` plan run as a dry run (Lambda code and web files are not
 /// compared here: `up --dry-run` does that).
 async fn drift(ctx: Arc<Ctx>) -> Vec<Drift> {
-    let plan: Vec<_> = steps::plan(&ctx)
+    let plan: Vec<_> = crate::deploy::up::plan(&ctx)
         .into_iter()
         .filter(|s| s.key != "site")
         .collect();
@@ -679,8 +410,8 @@ pub async fn gather(
         .collect();
     let drift_ctx = ctx.clone();
     let (hc, dns, lag_ps, lag_sp, pauses, drift) = tokio::join!(
-        health_check_state(&ctx),
-        dns_state(&ctx, &targets),
+        health_check::observe(&ctx),
+        zone::observe(&ctx, &targets),
         async {
             if both_up {
                 Some(lag(&ctx, p, s).await)
@@ -706,18 +437,52 @@ pub async fn gather(
     );
     let mut problems = Vec::new();
     let health_check = hc.unwrap_or_else(|e| {
-        problems.push(format!("health check: {e:#}"));
+        problems.push(format!("health check: {}", brief(&e)));
         None
     });
     let dns = dns.unwrap_or_else(|e| {
-        problems.push(format!("DNS: {e:#}"));
+        problems.push(format!("DNS: {}", brief(&e)));
         None
     });
     let replication: Vec<Lag> = [lag_ps, lag_sp].into_iter().flatten().collect();
 
-    // Faults left behind.
+    let faults = faults_left_behind(&regions, health_check.as_ref(), pauses, &mut problems);
+    problems.extend(problems_of(
+        &regions,
+        health_check.as_ref(),
+        &replication,
+        drift.as_deref(),
+    ));
+    let (state, verdict) = verdict(p, s, dns.as_ref(), &replication, &faults, &problems);
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        target: ctx.config.target.to_string(),
+        stack: ctx.config.stack.clone(),
+        state,
+        verdict,
+        serving_region: dns.as_ref().and_then(|d| d.region.clone()),
+        regions,
+        health_check,
+        dns,
+        replication,
+        faults,
+        drift,
+        problems,
+        seconds: begun.elapsed().as_secs_f64(),
+    })
+}
+
+/// Faults a drill (or a person) left behind: the `pauses` found, Lambda
+/// faults and throttles, an inverted or disabled health check, and the
+/// drill journal's unrestored faults.
+fn faults_left_behind(
+    regions: &[RegionState],
+    health_check: Option<&HealthCheckState>,
+    pauses: Vec<Fault>,
+    problems: &mut Vec<String>,
+) -> Vec<Fault> {
     let mut faults = pauses;
-    for r in &regions {
+    for r in regions {
         if let Some(f) = &r.function {
             if let Some(fault) = &f.fault {
                 faults.push(Fault {
@@ -735,7 +500,7 @@ pub async fn gather(
             }
         }
     }
-    if let Some(h) = &health_check {
+    if let Some(h) = health_check {
         if h.inverted {
             faults.push(Fault {
                 kind: "health-check-inversion".into(),
@@ -763,6 +528,18 @@ pub async fn gather(
         Err(e) => problems.push(format!("drill journal: {e:#}")),
     }
 
+    faults
+}
+
+/// What needs attention besides faults: missing resources, unreachable
+/// regions, failing /health, an unhealthy check, slow replication, drift.
+fn problems_of(
+    regions: &[RegionState],
+    health_check: Option<&HealthCheckState>,
+    replication: &[Lag],
+    drift: Option<&[Drift]>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     for r in regions.iter().filter(|r| r.reachable) {
         let missing: Vec<&str> = [
             ("table", r.table.is_none()),
@@ -777,7 +554,7 @@ pub async fn gather(
             problems.push(format!("{}: missing {}", r.region, missing.join(", ")));
         }
     }
-    for r in &regions {
+    for r in regions {
         if !r.reachable {
             problems.push(format!(
                 "{} is unreachable: {}",
@@ -799,7 +576,7 @@ pub async fn gather(
             ));
         }
     }
-    if let Some(h) = &health_check
+    if let Some(h) = health_check
         && !h.healthy
     {
         problems.push(format!(
@@ -807,7 +584,7 @@ pub async fn gather(
             h.checkers_healthy, h.checkers
         ));
     }
-    for l in &replication {
+    for l in replication {
         if l.arrived < l.probes {
             problems.push(format!(
                 "replication {} → {}: {} of {} probes arrived within {:?}",
@@ -815,7 +592,7 @@ pub async fn gather(
             ));
         }
     }
-    if let Some(d) = &drift
+    if let Some(d) = drift
         && !d.is_empty()
     {
         problems.push(format!(
@@ -824,7 +601,20 @@ pub async fn gather(
         ));
     }
 
-    let serving = dns.as_ref().and_then(|d| d.region.clone());
+    problems
+}
+
+/// The state and the one-line verdict: where DNS serves from, the worst
+/// replication lag, and the first fault or problem.
+fn verdict(
+    p: &str,
+    s: &str,
+    dns: Option<&DnsState>,
+    replication: &[Lag],
+    faults: &[Fault],
+    problems: &[String],
+) -> (State, String) {
+    let serving = dns.and_then(|d| d.region.clone());
     let worst_lag = replication
         .iter()
         .filter_map(|l| l.p50_ms)
@@ -833,7 +623,7 @@ pub async fn gather(
         Some(ms) => format!("replication {:.1} s", ms / 1000.0),
         None => "replication unknown".into(),
     };
-    let (state, verdict) = if serving.as_deref() == Some(s) {
+    if serving.as_deref() == Some(s) {
         (
             State::FailedOver,
             format!("FAILED OVER: serving from {s}, {lag_text}"),
@@ -854,21 +644,5 @@ pub async fn gather(
             State::Degraded,
             format!("DEGRADED: {first}; serving from {serving}, {lag_text}"),
         )
-    };
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        target: ctx.config.target.to_string(),
-        stack: ctx.config.stack.clone(),
-        state,
-        verdict,
-        serving_region: dns.as_ref().and_then(|d| d.region.clone()),
-        regions,
-        health_check,
-        dns,
-        replication,
-        faults,
-        drift,
-        problems,
-        seconds: begun.elapsed().as_secs_f64(),
-    })
+    }
 }

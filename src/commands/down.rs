@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 use crate::config::Target;
-use crate::deploy::{self, Ctx, StepReport, progress};
+use crate::deploy::{self, Ctx, StepReport};
+use crate::output::Printer;
 use crate::target;
 
 #[derive(Debug, Args)]
@@ -48,11 +49,12 @@ fn confirm(stack: &str) -> anyhow::Result<bool> {
 
 pub async fn run(args: DownArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = load_config(global)?;
+    let printer = Printer::new(global, args.json);
     if args.stop && config.target != Target::Sandbox {
         anyhow::bail!("--stop stops the sandbox; it means nothing with --target aws");
     }
     if config.target == Target::Aws && !args.yes && !args.dry_run && !confirm(&config.stack)? {
-        eprintln!("nothing was deleted");
+        printer.warn("nothing was deleted");
         return Ok(Outcome::NeedsAttention);
     }
     let begun = Instant::now();
@@ -61,7 +63,7 @@ pub async fn run(args: DownArgs, global: &GlobalArgs) -> anyhow::Result<Outcome>
     let mut ctx = Ctx::open(&config, &session, args.dry_run, None, BTreeMap::new()).await?;
     ctx.step_timeout = args.step_timeout;
     let ctx = Arc::new(ctx);
-    let reporter = progress::reporter(global.quiet);
+    let reporter = printer.progress();
     let reports = deploy::execute(deploy::down::plan(&ctx), ctx.clone(), reporter.as_ref()).await;
     let ok = reports.iter().all(StepReport::ok);
     let mut stopped = Vec::new();
@@ -69,8 +71,8 @@ pub async fn run(args: DownArgs, global: &GlobalArgs) -> anyhow::Result<Outcome>
         stopped = wildrydes_sandbox::launcher::stop(&target::sandbox_dir()?)?;
     }
     let seconds = begun.elapsed().as_secs_f64();
-    if args.json {
-        let doc = json!({
+    if printer.json() {
+        printer.document(&json!({
             "schemaVersion": 1,
             "target": config.target,
             "stack": config.stack,
@@ -80,20 +82,19 @@ pub async fn run(args: DownArgs, global: &GlobalArgs) -> anyhow::Result<Outcome>
             "steps": reports,
             "sandboxStopped": stopped,
             "calls": {"all": clients.calls.all(), "writes": clients.calls.writes()},
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        }))?;
     } else {
-        println!("{}", super::up::table(&reports));
-        println!(
+        printer.result(super::up::table(&reports));
+        printer.result(format_args!(
             "{} in {seconds:.1} s",
             if args.dry_run { "planned" } else { "done" }
-        );
+        ));
         if !stopped.is_empty() {
-            println!("sandbox stopped ({})", stopped.join(", "));
+            printer.result(format_args!("sandbox stopped ({})", stopped.join(", ")));
         }
         if !ok {
-            println!(
-                "\nSome deletions failed (above); what was deleted stays deleted: fix the cause and run `wildrydes down` again."
+            printer.result(
+                "\nSome deletions failed (above); what was deleted stays deleted: fix the cause and run `wildrydes down` again.",
             );
         }
     }

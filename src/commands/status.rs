@@ -12,12 +12,15 @@ use comfy_table::{Cell, Color, Table};
 use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 use crate::deploy::Ctx;
+use crate::output::{self, Printer};
 use crate::status::{self, Report, State};
 use crate::target;
 
 /// Every AWS call and probe gives up after this long, so a dead region
 /// shows as unreachable within the 3 s the issue asks.
 const DEADLINE: Duration = Duration::from_millis(2500);
+/// How much of the health check's last failure the text shows.
+const LAST_FAILURE_WIDTH: usize = 72;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -27,13 +30,6 @@ pub struct StatusArgs {
     /// Refresh every INTERVAL (default 2s) until Ctrl-C, showing what changed
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = humantime::parse_duration)]
     pub watch: Option<Duration>,
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(header.to_vec());
-    t
 }
 
 fn colored(text: String, good: bool, colour: bool) -> Cell {
@@ -58,8 +54,15 @@ pub fn render(r: &Report, colour: bool) -> String {
         (true, _) => format!("\x1b[31;1m{}\x1b[0m", r.verdict),
     };
     out.push_str(&format!("{verdict}\n\n"));
+    out.push_str(&format!("{}\n", regions_table(r, colour)));
+    out.push_str(&format!("{}\n", routing_table(r, colour)));
+    render_leftovers(r, colour, &mut out);
+    out
+}
 
-    let mut regions = table(&[
+/// One row per region: its table, replica, function, API, domains, /health.
+fn regions_table(r: &Report, colour: bool) -> Table {
+    let mut regions = output::table(&[
         "region",
         "role",
         "table",
@@ -145,9 +148,12 @@ pub fn render(r: &Report, colour: bool) -> String {
             colored(health, g.health.status == Some(200), colour),
         ]);
     }
-    out.push_str(&format!("{regions}\n"));
+    regions
+}
 
-    let mut routing = table(&["", "now"]);
+/// The health check, where DNS points, replication lag.
+fn routing_table(r: &Report, colour: bool) -> Table {
+    let mut routing = output::table(&["", "now"]);
     match &r.health_check {
         Some(h) => {
             let mut flags = Vec::new();
@@ -178,11 +184,11 @@ pub fn render(r: &Report, colour: bool) -> String {
             ]);
             routing.add_row(vec![
                 Cell::new("last failure"),
-                Cell::new(
-                    h.last_failure
-                        .clone()
-                        .unwrap_or_else(|| "none recorded".into()),
-                ),
+                // Route 53's reasons run long; `--json` has them whole.
+                Cell::new(output::truncate(
+                    h.last_failure.as_deref().unwrap_or("none recorded"),
+                    LAST_FAILURE_WIDTH,
+                )),
             ]);
         }
         None => {
@@ -220,10 +226,13 @@ pub fn render(r: &Report, colour: bool) -> String {
             ),
         ]);
     }
-    out.push_str(&format!("{routing}\n"));
+    routing
+}
 
+/// Faults left behind, drift, problems.
+fn render_leftovers(r: &Report, colour: bool, out: &mut String) {
     if !r.faults.is_empty() {
-        let mut faults = table(&["fault left behind", "where", "what"]);
+        let mut faults = output::table(&["fault left behind", "where", "what"]);
         for f in &r.faults {
             faults.add_row(vec![
                 colored(f.kind.clone(), false, colour),
@@ -235,7 +244,7 @@ pub fn render(r: &Report, colour: bool) -> String {
     }
     match &r.drift {
         Some(d) if !d.is_empty() => {
-            let mut drift = table(&["drift", "where", "differs from what `up` makes"]);
+            let mut drift = output::table(&["drift", "where", "differs from what `up` makes"]);
             for x in d {
                 drift.add_row(vec![
                     Cell::new(&x.resource),
@@ -251,7 +260,6 @@ pub fn render(r: &Report, colour: bool) -> String {
     for p in &r.problems {
         out.push_str(&format!("! {p}\n"));
     }
-    out
 }
 
 /// One-line descriptions of what changed between two reports.
@@ -321,33 +329,31 @@ pub async fn run(args: StatusArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         .map_err(|e| anyhow::anyhow!("{e:#}\n(no credentials? set up the AWS credential chain, e.g. `aws sso login`, or use the sandbox)"))?;
     ctx.step_timeout = Some(DEADLINE);
     let ctx = Arc::new(ctx);
-    let colour = std::io::stdout().is_terminal() && !args.json;
+    let printer = Printer::new(global, args.json);
+    let colour = std::io::stdout().is_terminal() && !printer.json();
     let mut previous: Option<Report> = None;
     // One receiver for the whole watch, so a Ctrl-C pressed while
     // gathering is not lost.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         let report = status::gather(ctx.clone(), session.health_url(), DEADLINE).await?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            if args.watch.is_some() && colour {
-                // Refresh in place.
-                print!("\x1b[2J\x1b[H");
+        printer.document(&report)?;
+        if args.watch.is_some() && colour {
+            // Refresh in place.
+            printer.result_raw("\x1b[2J\x1b[H");
+        }
+        printer.result_raw(render(&report, colour));
+        if let Some(before) = &previous {
+            for c in changes(before, &report) {
+                printer.result(format_args!("changed: {c}"));
             }
-            print!("{}", render(&report, colour));
-            if let Some(before) = &previous {
-                for c in changes(before, &report) {
-                    println!("changed: {c}");
-                }
-            }
-            if let Some(every) = args.watch {
-                println!(
-                    "(gathered in {:.2} s; every {} until Ctrl-C)",
-                    report.seconds,
-                    humantime::format_duration(every)
-                );
-            }
+        }
+        if let Some(every) = args.watch {
+            printer.result(format_args!(
+                "(gathered in {:.2} s; every {} until Ctrl-C)",
+                report.seconds,
+                humantime::format_duration(every)
+            ));
         }
         let outcome = match report.state {
             State::Healthy if report.faults.is_empty() => Outcome::Success,

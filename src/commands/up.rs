@@ -11,7 +11,9 @@ use serde_json::json;
 use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 use crate::config::Target;
-use crate::deploy::{self, Ctx, StepReport, package, progress, steps};
+use crate::deploy::{self, Ctx, StepReport, package, progress};
+use crate::output::{self, Printer};
+use crate::resources::function;
 use crate::target;
 
 #[derive(Debug, Args)]
@@ -59,39 +61,9 @@ fn web_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-/// The cursor secret both regions' functions share: the one already
-/// deployed, else a new one.
-async fn cursor_secret(
-    ctx_clients: &crate::aws::Clients,
-    function: &str,
-) -> anyhow::Result<String> {
-    for r in &ctx_clients.regions {
-        match r.lambda.get_function().function_name(function).send().await {
-            Ok(f) => {
-                if let Some(secret) = f
-                    .configuration()
-                    .and_then(|c| c.environment())
-                    .and_then(|e| e.variables())
-                    .and_then(|v| v.get("CURSOR_SECRET"))
-                {
-                    return Ok(secret.clone());
-                }
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-            // Anything else must not mint a new secret (that would rewrite
-            // both functions and break every cursor in flight).
-            Err(e) => return Err(deploy::aws_error("GetFunction (cursor secret)", e)),
-        }
-    }
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    Ok(hex::encode(bytes))
-}
-
 pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = load_config(global)?;
+    let printer = Printer::new(global, args.json);
     let begun = Instant::now();
     if config.target == Target::Aws && config.facebook_app_id.is_none() {
         anyhow::bail!(
@@ -102,11 +74,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let lambda = match &args.lambda_binary {
         Some(path) => package::package_binary(path, &config.lambda_architecture, for_aws)?,
         None => {
-            if !global.quiet {
-                eprintln!(
-                    "building the ticket Lambda (cargo build --release -p wildrydes-tickets)…"
-                );
-            }
+            printer
+                .note("building the ticket Lambda (cargo build --release -p wildrydes-tickets)…");
             package::build(&config.lambda_architecture, for_aws)?
         }
     };
@@ -119,36 +88,33 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let web = web_files(&web_dir)?;
 
     let session = target::open(&config, target::OpenOptions::DEPLOY).await?;
-    if let (Some(sb), false) = (&session.sandbox, args.json || global.quiet) {
-        eprintln!(
+    if let Some(sb) = &session.sandbox {
+        printer.note(format_args!(
             "sandbox {} at {}",
             match session.started {
                 Some(wildrydes_sandbox::launcher::Started::Started) => "started",
                 _ => "running",
             },
             sb.layout.root.display()
-        );
+        ));
     }
     let clients = session.clients.clone();
     let lambda_info = json!({"binary": lambda.binary, "codeSha256": lambda.code_sha256});
     let mut ctx = Ctx::open(&config, &session, args.dry_run, Some(lambda), web).await?;
     ctx.step_timeout = args.step_timeout;
-    ctx.outputs.set(
-        "cursor_secret",
-        cursor_secret(&clients, &format!("{}-tickets", config.stack)).await?,
-    );
+    ctx.cursor_secret = Some(function::cursor_secret(&ctx).await?);
     if !args.dry_run {
         target::point_edge(&session, &config).await?;
     }
     let ctx = Arc::new(ctx);
-    let plan = steps::plan(&ctx);
-    let reporter = progress::reporter(global.quiet);
+    let plan = deploy::up::plan(&ctx);
+    let reporter = printer.progress();
     let reports = deploy::execute(plan, ctx.clone(), reporter.as_ref()).await;
     let ok = reports.iter().all(StepReport::ok);
-    let web_url = ctx.outputs.maybe("web.origin").map(|o| format!("{o}/"));
+    let web_url = ctx.outputs.web_origin.get().map(|o| format!("{o}/"));
     let seconds = begun.elapsed().as_secs_f64();
-    if args.json {
-        let doc = json!({
+    if printer.json() {
+        printer.document(&json!({
             "schemaVersion": 1,
             "target": config.target,
             "stack": config.stack,
@@ -161,50 +127,35 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 "webUrl": web_url,
                 "apiUrl": session.api_url,
                 "login": session.facebook_login_url,
-                "identityPoolId": ctx.outputs.maybe("pool.id"),
+                "identityPoolId": ctx.outputs.pool_id.get(),
             },
             "calls": {
                 "all": clients.calls.all(),
                 "writes": clients.calls.writes(),
             },
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        }))?;
     } else {
-        println!("{}", table(&reports));
+        printer.result(table(&reports));
         let writes: u32 = clients.calls.writes().values().sum();
         let total: u32 = clients.calls.all().values().sum();
-        println!(
+        printer.result(format_args!(
             "{} in {seconds:.1} s ({total} AWS calls, {writes} of them writes)",
             if args.dry_run { "planned" } else { "done" }
-        );
+        ));
         if !ok {
             for r in reports.iter().filter(|r| r.error.is_some()) {
-                println!(
+                printer.result(format_args!(
                     "\n{} failed in {}: {}",
                     r.resource,
                     r.scope,
                     r.error.as_deref().unwrap_or_default()
-                );
+                ));
             }
-            println!(
-                "\nWhat succeeded stays; fix the cause and run `wildrydes up` again: it resumes where this run stopped."
+            printer.result(
+                "\nWhat succeeded stays; fix the cause and run `wildrydes up` again: it resumes where this run stopped.",
             );
         } else if !args.dry_run {
-            println!();
-            if let Some(url) = &web_url {
-                println!("web UI   {url}");
-            }
-            println!("API      {}", session.api_url);
-            match &session.facebook_login_url {
-                Some(_) => {
-                    println!("login    the sandbox's Facebook stand-in (any name; no password)")
-                }
-                None => println!(
-                    "login    Facebook app {}",
-                    config.facebook_app_id.as_deref().unwrap_or_default()
-                ),
-            }
-            println!("next     wildrydes failover-test");
+            print_next(printer, &config, &session, web_url.as_deref());
         }
     }
     Ok(if ok {
@@ -214,17 +165,40 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Every step's resource, scope, action and id.
+/// Where to go once the stack is up.
+fn print_next(
+    printer: Printer,
+    config: &crate::config::Config,
+    session: &target::Session,
+    web_url: Option<&str>,
+) {
+    printer.result("");
+    if let Some(url) = web_url {
+        printer.result(format_args!("web UI   {url}"));
+    }
+    printer.result(format_args!("API      {}", session.api_url));
+    match &session.facebook_login_url {
+        Some(_) => {
+            printer.result("login    the sandbox's Facebook stand-in (any name; no password)")
+        }
+        None => printer.result(format_args!(
+            "login    Facebook app {}",
+            config.facebook_app_id.as_deref().unwrap_or_default()
+        )),
+    }
+    printer.result("next     wildrydes failover-test");
+}
+
+/// Every step's resource, scope, action and id (ARNs cut to their
+/// resource part; `--json` has them whole).
 pub fn table(reports: &[StepReport]) -> comfy_table::Table {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(["scope", "resource", "action", "id"]);
+    let mut t = output::table(&["scope", "resource", "action", "id"]);
     for r in reports {
         t.add_row([
             r.scope.clone(),
             r.resource.clone(),
             progress::outcome(r),
-            r.id.clone().unwrap_or_default(),
+            output::short_id(r.id.as_deref().unwrap_or_default()),
         ]);
     }
     t

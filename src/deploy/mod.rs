@@ -7,21 +7,25 @@
 //! Nothing here knows the target: it takes [`Clients`] and [`Config`].
 
 pub mod down;
+pub mod outputs;
 pub mod package;
 pub mod progress;
-pub mod steps;
+pub mod up;
+pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::aws::Clients;
 use crate::config::Config;
+pub use outputs::Outputs;
 use package::LambdaPackage;
+pub use writer::Writer;
 
 /// The tag every resource `up` makes carries, valued with the stack name;
 /// `down` deletes nothing without it.
@@ -108,43 +112,16 @@ impl StepReport {
     }
 }
 
-/// Values steps hand to the steps after them (ARNs, ids, domains).
-#[derive(Debug, Default)]
-pub struct Outputs(Mutex<BTreeMap<String, String>>);
-
-impl Outputs {
-    pub fn set(&self, key: impl Into<String>, value: impl Into<String>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.into(), value.into());
-    }
-
-    /// A value a dependency set; in a dry run a dependency that would
-    /// create its resource sets none, and this gives a placeholder.
-    pub fn get(&self, key: &str) -> anyhow::Result<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("internal: no output {key}"))
-    }
-
-    pub fn maybe(&self, key: &str) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
-    }
-}
-
 /// Everything a step works with.
 pub struct Ctx {
     pub config: Config,
     pub clients: Clients,
     pub dry_run: bool,
+    /// The AWS account the stack lives in.
+    pub account: String,
+    /// The cursor secret both regions' functions share (`up` only; other
+    /// commands keep whatever is deployed).
+    pub cursor_secret: Option<String>,
     pub outputs: Outputs,
     /// The Lambda to deploy (`up` only).
     pub lambda: Option<LambdaPackage>,
@@ -182,13 +159,13 @@ impl Ctx {
             .map_err(|e| aws_error("GetCallerIdentity (are credentials set up?)", e))?
             .account
             .unwrap_or_default();
-        let outputs = Outputs::default();
-        outputs.set("account", account);
         Ok(Ctx {
             config: config.clone(),
             clients: session.clients.clone(),
             dry_run,
-            outputs,
+            account,
+            cursor_secret: None,
+            outputs: Outputs::default(),
             lambda,
             web,
             facebook_login_url: session.facebook_login_url.clone(),
@@ -406,6 +383,48 @@ where
     }
 }
 
+/// An AWS call that failed: what was asked, AWS's code and message (or
+/// why no answer came), and whether the service could not be reached at
+/// all (`status` tells a dead region from a refusing one by this).
+#[derive(Debug)]
+pub struct AwsError {
+    context: String,
+    reason: String,
+    full: String,
+    unreachable: bool,
+}
+
+impl AwsError {
+    /// Why the call failed, briefly: `Code: message`, `no answer in time`
+    /// or `cannot connect`.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The call and the brief reason.
+    pub fn brief(&self) -> String {
+        format!("{}: {}", self.context, self.reason)
+    }
+
+    /// Whether no answer came (timeout, connection refused).
+    pub fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+
+    /// The [`AwsError`] behind `e`, if that is what it is.
+    pub fn of(e: &anyhow::Error) -> Option<&AwsError> {
+        e.downcast_ref::<AwsError>()
+    }
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+impl std::error::Error for AwsError {}
+
 /// An SDK error with AWS's code and message, for step errors.
 pub fn aws_error<E, R>(
     context: &str,
@@ -419,18 +438,45 @@ where
         + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match &e {
-        aws_smithy_runtime_api::client::result::SdkError::ServiceError(s) => {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let (full, reason, unreachable) = match &e {
+        SdkError::ServiceError(s) => {
             let err = s.err();
-            anyhow::anyhow!(
-                "{context}: {}: {}",
-                err.code().unwrap_or("error"),
-                err.message().unwrap_or("(no message)")
+            let code = err.code().unwrap_or("error");
+            (
+                format!(
+                    "{context}: {code}: {}",
+                    err.message().unwrap_or("(no message)")
+                ),
+                format!("{code}: {}", err.message().unwrap_or("")),
+                false,
             )
         }
-        other => anyhow::anyhow!(
-            "{context}: {}",
-            aws_smithy_types::error::display::DisplayErrorContext(other)
-        ),
-    }
+        other => {
+            let full = format!(
+                "{context}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(other)
+            );
+            match other {
+                SdkError::TimeoutError(_) => (full, "no answer in time".to_owned(), true),
+                SdkError::DispatchFailure(d) if d.is_timeout() => {
+                    (full, "no answer in time".to_owned(), true)
+                }
+                SdkError::DispatchFailure(_) => (full, "cannot connect".to_owned(), true),
+                _ => {
+                    let reason = format!(
+                        "{}",
+                        aws_smithy_types::error::display::DisplayErrorContext(other)
+                    );
+                    (full, reason, false)
+                }
+            }
+        }
+    };
+    anyhow::Error::new(AwsError {
+        context: context.to_owned(),
+        reason,
+        full,
+        unreachable,
+    })
 }

@@ -3,24 +3,13 @@
 //! stdout stays the result.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Reporter, Step, StepReport};
 
-/// Picks bars on a terminal, lines elsewhere, nothing when quiet.
-pub fn reporter(quiet: bool) -> Box<dyn Reporter> {
-    if quiet {
-        Box::new(Silent)
-    } else if std::io::stderr().is_terminal() {
-        Box::new(Bars::default())
-    } else {
-        Box::new(Lines)
-    }
-}
-
+/// Shows nothing (`-q`, and `status`'s drift check).
 pub struct Silent;
 
 impl Reporter for Silent {
@@ -29,9 +18,10 @@ impl Reporter for Silent {
     fn finished(&self, _: &StepReport) {}
 }
 
-/// One line per finished step.
+/// One line per finished step, with its time.
 pub struct Lines;
 
+/// What a step did, in words (or why it did not run).
 pub fn outcome(r: &StepReport) -> String {
     match (&r.action, &r.error, &r.blocked_by) {
         (Some(a), _, _) => match &r.detail {
