@@ -66,6 +66,16 @@ pub async fn run(args: FailoverTestArgs, global: &GlobalArgs) -> anyhow::Result<
     }
     let env = Env::open(&config).await?;
     if args.restore {
+        // Never undo a running drill's fault under it.
+        let _lock = DrillLock::acquire(
+            &config.stack,
+            Holder {
+                pid: std::process::id(),
+                run_id: "restore".into(),
+                playbook: "--restore".into(),
+                started_at: journal::now(),
+            },
+        )?;
         let done = engine::restore_journals(&env).await?;
         if done.is_empty() {
             println!("nothing to restore: no drill left a fault behind");

@@ -349,11 +349,11 @@ async fn inject(
                 vec![fault::read_inverted(clients, &env.health_check_id().await?).await?]
             }
             FaultKind::ReplicationPause => {
-                vec![fault::read_policy(clients, region, &env.table_arn(region)?).await?]
+                vec![fault::read_policy(clients, region, &env.table_arn(region)).await?]
             }
             FaultKind::RegionImpairment => vec![
                 fault::read_concurrency(clients, region, &function).await?,
-                fault::read_policy(clients, region, &env.table_arn(region)?).await?,
+                fault::read_policy(clients, region, &env.table_arn(region)).await?,
             ],
             FaultKind::RegionBlackout => vec![Undo::Blackout {
                 region: region.into(),

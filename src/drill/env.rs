@@ -15,7 +15,8 @@ use wildrydes_sandbox::launcher::Sandbox;
 use super::client::AuthoritativeDns;
 use crate::aws::Clients;
 use crate::config::Config;
-use crate::deploy::{Ctx, aws_error, steps};
+use crate::deploy::{Ctx, aws_error};
+use crate::resources::{self, health_check, identity_pool};
 use crate::target;
 
 /// How long one AWS call of the drill may take (retries included): a dead
@@ -78,7 +79,7 @@ impl Env {
             }
             None => (
                 format!("https://{}", config.api_domain()),
-                zone_name_servers(&session.clients, &config.domain).await?,
+                zone_name_servers(&ctx).await?,
             ),
         };
         let sandbox_root = session.sandbox.as_ref().map(|s| s.layout.root.clone());
@@ -131,24 +132,20 @@ impl Env {
     }
 
     pub fn table(&self) -> String {
-        steps::table_name(&self.ctx)
+        resources::table_name(&self.ctx)
     }
 
     pub fn function(&self) -> String {
-        steps::function_name(&self.ctx)
+        resources::function_name(&self.ctx)
     }
 
-    pub fn table_arn(&self, region: &str) -> anyhow::Result<String> {
-        Ok(format!(
-            "arn:aws:dynamodb:{region}:{}:table/{}",
-            self.ctx.outputs.get("account")?,
-            self.table()
-        ))
+    pub fn table_arn(&self, region: &str) -> String {
+        resources::table_arn(&self.ctx, region)
     }
 
     /// The stack's Route 53 health check.
     pub async fn health_check_id(&self) -> anyhow::Result<String> {
-        steps::stack_health_checks(&self.ctx)
+        health_check::find(&self.ctx)
             .await?
             .into_iter()
             .next()
@@ -163,7 +160,7 @@ impl Env {
 
     /// The stack's identity pool id (in the primary).
     pub async fn pool_id(&self) -> anyhow::Result<String> {
-        steps::find_pool(&self.ctx)
+        identity_pool::find(&self.ctx)
             .await?
             .map(|p| p.identity_pool_id().to_owned())
             .ok_or_else(|| {
@@ -186,7 +183,7 @@ impl Env {
         let token = cognito
             .get_open_id_token_for_developer_identity()
             .identity_pool_id(pool)
-            .logins(steps::developer_provider(&self.ctx), user)
+            .logins(resources::developer_provider(&self.ctx), user)
             .token_duration(3600)
             .send()
             .await
@@ -224,23 +221,16 @@ impl Env {
 
 /// The hosted zone's own name servers (AWS): the authoritative answer,
 /// never a resolver's cached one.
-async fn zone_name_servers(clients: &Clients, domain: &str) -> anyhow::Result<Vec<SocketAddr>> {
-    let zones = clients
-        .route53
-        .list_hosted_zones_by_name()
-        .dns_name(domain)
-        .send()
-        .await
-        .map_err(|e| aws_error("ListHostedZonesByName", e))?;
-    let zone = zones
-        .hosted_zones()
-        .iter()
-        .find(|z| z.name() == format!("{domain}.") && !z.config().is_some_and(|c| c.private_zone()))
+async fn zone_name_servers(ctx: &Ctx) -> anyhow::Result<Vec<SocketAddr>> {
+    let domain = &ctx.config.domain;
+    let zone = resources::zone::find(ctx)
+        .await?
         .ok_or_else(|| anyhow::anyhow!("no public hosted zone {domain}: run `wildrydes up`"))?;
-    let detail = clients
+    let detail = ctx
+        .clients
         .route53
         .get_hosted_zone()
-        .id(zone.id())
+        .id(&zone.id)
         .send()
         .await
         .map_err(|e| aws_error("GetHostedZone", e))?;

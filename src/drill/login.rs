@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::env::Env;
 use super::probes::Probes;
 use super::report::LoginCheck;
-use crate::deploy::{aws_error, steps};
+use crate::deploy::aws_error;
+use crate::resources::identity_pool;
 
 /// The environment variable holding a Facebook test user's token (AWS).
 pub const TEST_TOKEN_ENV: &str = "WILDRYDES_FACEBOOK_TEST_TOKEN";
@@ -95,7 +96,7 @@ async fn facebook_token(env: &Env, run_id: &str, prefer: &str) -> anyhow::Result
         let resp = http
             .post(url)
             .json(&serde_json::json!({
-                "appId": steps::facebook_app_id(&env.ctx),
+                "appId": identity_pool::facebook_app_id(&env.ctx),
                 "userId": format!("new-{run_id}"),
                 "name": "Drill Newcomer",
                 "expiresIn": 3600,
