@@ -295,7 +295,7 @@ async fn region_blackout_puts_exactly_the_unreplicated_writes_at_risk() {
         "[fault]\nkind = \"region-blackout\"\nmode = \"freeze\"\nhold = \"3s\"\n[steady_state]\nmax_replication_lag = \"3s\"",
     );
     let primary_pid = sb.sandbox.state.pids[PRIMARY];
-    let mut drill = tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+    let drill = tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
         .args([
             "failover-test",
             "--json",
