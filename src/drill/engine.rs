@@ -38,6 +38,35 @@ pub type Interrupts = watch::Receiver<u32>;
 #[error("{0}")]
 pub struct NotSteady(pub String);
 
+/// The phases as they pass, on the drill's clock, shown as they start.
+struct Phases<'a> {
+    clock: Clock,
+    list: Vec<Phase>,
+    progress: &'a Progress,
+}
+
+impl Phases<'_> {
+    fn enter(&mut self, name: &str) {
+        let now = self.clock.now();
+        if let Some(last) = self.list.last_mut() {
+            last.end_ms = now;
+        }
+        self.list.push(Phase {
+            name: name.into(),
+            start_ms: now,
+            end_ms: now,
+        });
+        self.progress.phase(name);
+    }
+
+    fn finish(mut self) -> Vec<Phase> {
+        if let Some(last) = self.list.last_mut() {
+            last.end_ms = self.clock.now();
+        }
+        self.list
+    }
+}
+
 /// Runs one drill to the end; faults are always rolled back. Returns the
 /// report (also when an objective was missed); `Err` only when the drill
 /// could not run at all and touched nothing.
@@ -50,27 +79,19 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let clock = Clock::new();
     let started_at = journal::now();
-    let mut phases: Vec<Phase> = Vec::new();
-    let phase = |phases: &mut Vec<Phase>, name: &str| {
-        let now = clock.now();
-        if let Some(last) = phases.last_mut() {
-            last.end_ms = now;
-        }
-        phases.push(Phase {
-            name: name.into(),
-            start_ms: now,
-            end_ms: now,
-        });
-        progress.phase(name);
+    let mut phases = Phases {
+        clock,
+        list: Vec::new(),
+        progress,
     };
-
-    phase(&mut phases, "steady-state");
+    phases.enter("steady-state");
     steady_state(env, plan, &interrupts, progress).await?;
 
     // The drill user and its region-following client, as the web UI.
-    let user_name = format!("drill-{}", options.run_id);
     let pool = env.pool_id().await?;
-    let (creds, owner) = env.drill_user(&pool, &user_name).await?;
+    let (creds, owner) = env
+        .drill_user(&pool, &format!("drill-{}", options.run_id))
+        .await?;
     let dns = env.dns(Duration::from_secs(2))?;
     let user = UserClient::new(
         &env.api_base,
@@ -90,125 +111,30 @@ pub async fn run(
     });
     progress.watch(recorder.clone(), clock);
     let health_check = env.health_check_id().await?;
+    let mut running = Running::start(env, plan, &probes, &owner, &health_check, dns);
 
-    // Probes: user and writer stop before the settle phase; reader and
-    // watchers run to the end.
-    let (stop_users, users_rx) = watch::channel(false);
-    let (stop_watchers, watchers_rx) = watch::channel(false);
-    let mut users = tokio::task::JoinSet::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    users.spawn(probes::user_loop(
-        probes.clone(),
-        plan.user_interval,
-        users_rx.clone(),
-    ));
-    users.spawn(probes::writer_loop(
-        probes.clone(),
-        plan.writer_interval,
-        users_rx,
-    ));
-    tasks.spawn(probes::reader_loop(
-        probes.clone(),
-        env.clients()
-            .region(&env.config.secondary_region)
-            .dynamodb
-            .clone(),
-        env.table(),
-        owner.clone(),
-        plan.reader_interval,
-        watchers_rx.clone(),
-    ));
-    let hc_every = Duration::from_millis(
-        (u64::from(env.config.health_check_interval_seconds) * 1000 / 4).clamp(100, 2500),
-    );
-    tasks.spawn(probes::health_loop(
-        probes.clone(),
-        env.clients().route53.clone(),
-        health_check.clone(),
-        hc_every,
-        watchers_rx.clone(),
-    ));
-    tasks.spawn(probes::dns_loop(
-        probes.clone(),
-        dns,
-        env.config.api_domain(),
-        env.config.regions().iter().map(|r| r.to_string()).collect(),
-        env.region_addresses.clone(),
-        Duration::from_millis(100),
-        watchers_rx,
-    ));
-
-    phase(&mut phases, "baseline");
+    phases.enter("baseline");
     let baseline = (plan.writer_interval * 12).max(Duration::from_secs(2));
-    let baseline_ok = wait_until(baseline, &interrupts, 1, || false).await;
     let mut errors = Vec::new();
-    let journal_path = journal::dir().join(&options.run_id).join("journal.json");
-    let mut restored = true;
-    let mut login = LoginCheck {
-        detail: "not tried: no fault was injected".into(),
-        ..LoginCheck::default()
-    };
-
-    if baseline_ok {
-        phase(&mut phases, "inject");
-        let undos: Vec<Undo>;
-        match inject(env, plan, &journal_path, &started_at).await {
-            Ok(u) => {
-                undos = u;
-                // T_inject: the fault call returned (DESIGN.md).
-                let at = clock.now();
-                recorder.mark(|m| m.inject_ms = Some(at));
-                if let Err(e) = settle_faults(env, &undos).await {
-                    errors.push(format!("waiting for the fault to finish applying: {e:#}"));
-                }
-                phase(&mut phases, "outage");
-                login = outage(env, plan, &probes, &pool, &interrupts, &mut errors).await;
-            }
-            Err((u, e)) => {
-                undos = u;
-                errors.push(format!("injecting {}: {e:#}", plan.fault.as_str()));
-            }
-        }
-        if !undos.is_empty() {
-            phase(&mut phases, "restore");
-            match restore(env, &undos, &journal_path).await {
-                Ok(()) => {
-                    let at = clock.now();
-                    recorder.mark(|m| m.restore_ms = Some(at));
-                }
-                Err(e) => {
-                    restored = false;
-                    errors.push(format!(
-                        "restoring: {e:#} (run `wildrydes failover-test --restore` to retry)"
-                    ));
-                }
-            }
-            if plan.failback && restored {
-                phase(&mut phases, "failback");
-                let limit = plan.failback_timeout;
-                let r = recorder.clone();
-                let back = wait_until(limit, &interrupts, 2, || {
-                    let m = r.marks();
-                    m.failback_ms.is_some() && m.failback_dns_ms.is_some()
-                })
-                .await;
-                if !back && *interrupts.borrow() < 2 {
-                    errors.push(format!(
-                        "no request was served by {} again within {}",
-                        env.config.primary_region,
-                        humantime::format_duration(limit)
-                    ));
-                }
-            }
-        }
+    let (restored, login) = if wait_until(baseline, &interrupts, 1, || false).await {
+        let journal_path = journal::dir().join(&options.run_id).join("journal.json");
+        let cycle = Cycle {
+            env,
+            plan,
+            probes: &probes,
+            pool: &pool,
+            journal_path: &journal_path,
+            interrupts: &interrupts,
+        };
+        cycle.run(&started_at, &mut phases, &mut errors).await
     } else {
         errors.push("interrupted before the fault was injected; nothing was changed".into());
-    }
+        (true, LoginCheck::default())
+    };
 
-    phase(&mut phases, "settle");
+    phases.enter("settle");
     // A request in flight finishes (and its ticket is counted) first.
-    let _ = stop_users.send(true);
-    while users.join_next().await.is_some() {}
+    running.stop_users().await;
     let r = recorder.clone();
     wait_until(plan.settle_timeout, &interrupts, 3, || {
         let seen = r.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -219,16 +145,13 @@ pub async fn run(
             .all(|t| seen.contains_key(&t.id))
     })
     .await;
-    let _ = stop_watchers.send(true);
-    while tasks.join_next().await.is_some() {}
+    running.stop_all().await;
 
-    phase(&mut phases, "cleanup");
+    phases.enter("cleanup");
     if let Err(e) = delete_probe_tickets(env, &owner).await {
         errors.push(format!("deleting the probe tickets: {e:#}"));
     }
-    if let Some(last) = phases.last_mut() {
-        last.end_ms = clock.now();
-    }
+    let phases = phases.finish();
     progress.finish();
     Ok(super::measure::report(super::measure::Inputs {
         env,
@@ -242,6 +165,165 @@ pub async fn run(
         restored,
         login,
     }))
+}
+
+/// The probe tasks: the user and the writer stop before the settle phase;
+/// the reader and the watchers run to the end.
+struct Running {
+    users: tokio::task::JoinSet<()>,
+    watchers: tokio::task::JoinSet<()>,
+    stop_users: watch::Sender<bool>,
+    stop_watchers: watch::Sender<bool>,
+}
+
+impl Running {
+    fn start(
+        env: &Env,
+        plan: &Plan,
+        probes: &Arc<Probes>,
+        owner: &str,
+        health_check: &str,
+        dns: super::client::AuthoritativeDns,
+    ) -> Running {
+        let (stop_users, users_rx) = watch::channel(false);
+        let (stop_watchers, watchers_rx) = watch::channel(false);
+        let mut users = tokio::task::JoinSet::new();
+        let mut watchers = tokio::task::JoinSet::new();
+        users.spawn(probes::user_loop(
+            probes.clone(),
+            plan.user_interval,
+            users_rx.clone(),
+        ));
+        users.spawn(probes::writer_loop(
+            probes.clone(),
+            plan.writer_interval,
+            users_rx,
+        ));
+        watchers.spawn(probes::reader_loop(
+            probes.clone(),
+            env.clients()
+                .region(&env.config.secondary_region)
+                .dynamodb
+                .clone(),
+            env.table(),
+            owner.to_owned(),
+            plan.reader_interval,
+            watchers_rx.clone(),
+        ));
+        // Every checker's probe seen: several looks per interval.
+        let hc_every = Duration::from_millis(
+            (u64::from(env.config.health_check_interval_seconds) * 1000 / 4).clamp(100, 2500),
+        );
+        watchers.spawn(probes::health_loop(
+            probes.clone(),
+            env.clients().route53.clone(),
+            health_check.to_owned(),
+            hc_every,
+            watchers_rx.clone(),
+        ));
+        watchers.spawn(probes::dns_loop(
+            probes.clone(),
+            dns,
+            env.config.api_domain(),
+            env.config.regions().iter().map(|r| r.to_string()).collect(),
+            env.region_addresses.clone(),
+            Duration::from_millis(100),
+            watchers_rx,
+        ));
+        Running {
+            users,
+            watchers,
+            stop_users,
+            stop_watchers,
+        }
+    }
+
+    async fn stop_users(&mut self) {
+        let _ = self.stop_users.send(true);
+        while self.users.join_next().await.is_some() {}
+    }
+
+    async fn stop_all(&mut self) {
+        self.stop_users().await;
+        let _ = self.stop_watchers.send(true);
+        while self.watchers.join_next().await.is_some() {}
+    }
+}
+
+/// Inject, outage, restore, failback: the part of a drill that changes
+/// something, and always puts it back.
+struct Cycle<'a> {
+    env: &'a Env,
+    plan: &'a Plan,
+    probes: &'a Arc<Probes>,
+    pool: &'a str,
+    journal_path: &'a Path,
+    interrupts: &'a Interrupts,
+}
+
+impl Cycle<'_> {
+    /// Returns whether everything injected was restored, and the
+    /// new-login check.
+    async fn run(
+        &self,
+        started_at: &str,
+        phases: &mut Phases<'_>,
+        errors: &mut Vec<String>,
+    ) -> (bool, LoginCheck) {
+        let (env, plan, recorder) = (self.env, self.plan, &self.probes.recorder);
+        let mut login = LoginCheck {
+            detail: "not tried: no fault was injected".into(),
+            ..LoginCheck::default()
+        };
+        phases.enter("inject");
+        let undos = match inject(env, plan, self.journal_path, started_at).await {
+            Ok(undos) => {
+                // T_inject: the fault call returned (DESIGN.md).
+                let at = self.probes.clock.now();
+                recorder.mark(|m| m.inject_ms = Some(at));
+                if let Err(e) = settle_faults(env, &undos).await {
+                    errors.push(format!("waiting for the fault to finish applying: {e:#}"));
+                }
+                phases.enter("outage");
+                login = outage(env, plan, self.probes, self.pool, self.interrupts, errors).await;
+                undos
+            }
+            Err((undos, e)) => {
+                errors.push(format!("injecting {}: {e:#}", plan.fault.as_str()));
+                undos
+            }
+        };
+        if undos.is_empty() {
+            return (true, login);
+        }
+        phases.enter("restore");
+        if let Err(e) = restore(env, &undos, self.journal_path).await {
+            errors.push(format!(
+                "restoring: {e:#} (run `wildrydes failover-test --restore` to retry)"
+            ));
+            return (false, login);
+        }
+        let at = self.probes.clock.now();
+        recorder.mark(|m| m.restore_ms = Some(at));
+        if plan.failback {
+            phases.enter("failback");
+            let limit = plan.failback_timeout;
+            let r = recorder.clone();
+            let back = wait_until(limit, self.interrupts, 2, || {
+                let m = r.marks();
+                m.failback_ms.is_some() && m.failback_dns_ms.is_some()
+            })
+            .await;
+            if !back && *self.interrupts.borrow() < 2 {
+                errors.push(format!(
+                    "no request was served by {} again within {}",
+                    env.config.primary_region,
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+        (true, login)
+    }
 }
 
 /// Waits until `done`, `limit` passes, or `presses` Ctrl-Cs. `true` when

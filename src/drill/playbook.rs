@@ -246,6 +246,114 @@ pub fn load(path: &Path, config: &Config) -> Result<Plan, PlaybookError> {
     parse(&text, path, config)
 }
 
+/// Validation of one file: every error names it and the key.
+struct Check<'a> {
+    path: &'a Path,
+}
+
+impl Check<'_> {
+    fn invalid(&self, key: &'static str, value: &str, reason: &str) -> PlaybookError {
+        PlaybookError::Invalid {
+            path: self.path.to_path_buf(),
+            key,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// `value` as a duration within `min..=max`, or `default` when unset.
+    fn duration(
+        &self,
+        key: &'static str,
+        value: &Option<String>,
+        default: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Result<Duration, PlaybookError> {
+        let Some(v) = value else { return Ok(default) };
+        let d = humantime::parse_duration(v.trim()).map_err(|e| {
+            self.invalid(
+                key,
+                v,
+                &format!("{e}; write e.g. \"500ms\", \"2s\", \"5m\""),
+            )
+        })?;
+        if d < min || d > max {
+            return Err(self.invalid(
+                key,
+                v,
+                &format!(
+                    "must be between {} and {}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
+    fn name(&self, raw: Option<String>) -> Result<String, PlaybookError> {
+        let stem = self.path.file_stem().and_then(|s| s.to_str());
+        let name = raw.unwrap_or_else(|| stem.unwrap_or("playbook").to_owned());
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(self.invalid(
+                "name",
+                &name,
+                "use letters, digits, '-' and '_' (it names report files)",
+            ));
+        }
+        Ok(name)
+    }
+
+    /// The fault's kind, region and blackout mode.
+    fn fault(
+        &self,
+        raw: &RawFault,
+        config: &Config,
+    ) -> Result<(FaultKind, String, BlackoutMode), PlaybookError> {
+        let fault = FaultKind::parse(&raw.kind).ok_or_else(|| {
+            let kinds: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+            self.invalid(
+                "fault.kind",
+                &raw.kind,
+                &format!("expected one of {}", kinds.join(", ")),
+            )
+        })?;
+        if !fault.supported_on(config.target) {
+            return Err(self.invalid(
+                "fault.kind",
+                fault.as_str(),
+                "AWS has no way to stop a whole region; run it on the sandbox (`--target sandbox`), or use region-impairment on AWS",
+            ));
+        }
+        let (p, s) = (&config.primary_region, &config.secondary_region);
+        let region = match raw.region.as_deref() {
+            None | Some("primary") => p.clone(),
+            Some("secondary") => s.clone(),
+            Some(r) if r == p || r == s => r.to_owned(),
+            Some(r) => {
+                let why = format!("expected primary, secondary, {p} or {s}");
+                return Err(self.invalid("fault.region", r, &why));
+            }
+        };
+        let mode = match (fault, raw.mode.as_deref()) {
+            (FaultKind::RegionBlackout, None | Some("freeze")) => BlackoutMode::Freeze,
+            (FaultKind::RegionBlackout, Some("kill")) => BlackoutMode::Kill,
+            (FaultKind::RegionBlackout, Some(m)) => {
+                return Err(self.invalid("fault.mode", m, "expected freeze or kill"));
+            }
+            (_, Some(m)) => {
+                return Err(self.invalid("fault.mode", m, "only region-blackout takes a mode"));
+            }
+            (_, None) => BlackoutMode::Freeze,
+        };
+        Ok((fault, region, mode))
+    }
+}
+
 /// Validates playbook `text` (read from `path`) for `config`.
 pub fn parse(text: &str, path: &Path, config: &Config) -> Result<Plan, PlaybookError> {
     let raw: RawPlaybook = toml::from_str(text).map_err(|e| PlaybookError::Parse {
@@ -259,196 +367,66 @@ pub fn parse(text: &str, path: &Path, config: &Config) -> Result<Plan, PlaybookE
             None => e.message().to_owned(),
         },
     })?;
-    let invalid = |key: &'static str, value: &str, reason: &str| PlaybookError::Invalid {
-        path: path.to_path_buf(),
-        key,
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let duration = |key: &'static str,
-                    value: &Option<String>,
-                    default: Duration,
-                    min: Duration,
-                    max: Duration|
-     -> Result<Duration, PlaybookError> {
-        let Some(v) = value else { return Ok(default) };
-        let d = humantime::parse_duration(v.trim()).map_err(|e| {
-            invalid(
-                key,
-                v,
-                &format!("{e}; write e.g. \"500ms\", \"2s\", \"5m\""),
-            )
-        })?;
-        if d < min || d > max {
-            return Err(invalid(
-                key,
-                v,
-                &format!(
-                    "must be between {} and {}",
-                    humantime::format_duration(min),
-                    humantime::format_duration(max)
-                ),
-            ));
-        }
-        Ok(d)
-    };
+    let check = Check { path };
+    let name = check.name(raw.name)?;
+    let (fault, region, blackout_mode) = check.fault(&raw.fault, config)?;
     let ms = Duration::from_millis;
     let secs = Duration::from_secs;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("playbook")
-        .to_owned();
-    let name = raw.name.unwrap_or(stem);
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(invalid(
-            "name",
-            &name,
-            "use letters, digits, '-' and '_' (it names report files)",
-        ));
-    }
-    let fault = FaultKind::parse(&raw.fault.kind).ok_or_else(|| {
-        let kinds: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
-        invalid(
-            "fault.kind",
-            &raw.fault.kind,
-            &format!("expected one of {}", kinds.join(", ")),
-        )
-    })?;
-    if !fault.supported_on(config.target) {
-        return Err(invalid(
-            "fault.kind",
-            fault.as_str(),
-            "AWS has no way to stop a whole region; run it on the sandbox (`--target sandbox`), or use region-impairment on AWS",
-        ));
-    }
-    let region = match raw.fault.region.as_deref() {
-        None | Some("primary") => config.primary_region.clone(),
-        Some("secondary") => config.secondary_region.clone(),
-        Some(r) if r == config.primary_region || r == config.secondary_region => r.to_owned(),
-        Some(r) => {
-            return Err(invalid(
-                "fault.region",
-                r,
-                &format!(
-                    "expected primary, secondary, {} or {}",
-                    config.primary_region, config.secondary_region
-                ),
-            ));
-        }
-    };
-    let blackout_mode = match (fault, raw.fault.mode.as_deref()) {
-        (FaultKind::RegionBlackout, None | Some("freeze")) => BlackoutMode::Freeze,
-        (FaultKind::RegionBlackout, Some("kill")) => BlackoutMode::Kill,
-        (FaultKind::RegionBlackout, Some(m)) => {
-            return Err(invalid("fault.mode", m, "expected freeze or kill"));
-        }
-        (_, Some(m)) => {
-            return Err(invalid(
-                "fault.mode",
-                m,
-                "only region-blackout takes a mode",
-            ));
-        }
-        (_, None) => BlackoutMode::Freeze,
-    };
-    let expect_failover = fault.fails_over() && region == config.primary_region;
-    let probes = &raw.probes;
-    let user_interval = duration(
-        "probes.user_interval",
-        &probes.user_interval,
-        ms(250),
-        ms(50),
-        secs(60),
-    )?;
-    let writer_interval = duration(
-        "probes.writer_interval",
-        &probes.writer_interval,
-        ms(250),
-        ms(50),
-        secs(60),
-    )?;
-    let reader_interval = duration(
-        "probes.reader_interval",
-        &probes.reader_interval,
-        ms(100),
-        ms(20),
-        secs(60),
-    )?;
-    let request_timeout = duration(
-        "probes.request_timeout",
-        &probes.request_timeout,
-        secs(2),
-        ms(100),
-        secs(60),
-    )?;
+    let probe_range = (ms(50), secs(60));
+    let long = (secs(1), secs(3600));
+    let objective = (ms(1), secs(24 * 3600));
+    let (p, t, o) = (&raw.probes, &raw.timeouts, &raw.objectives);
     Ok(Plan {
         name,
         path: path.to_path_buf(),
         description: raw.description.unwrap_or_default(),
+        expect_failover: fault.fails_over() && region == config.primary_region,
         fault,
         region,
         blackout_mode,
-        max_duration: duration(
+        max_duration: check.duration(
             "fault.max_duration",
             &raw.fault.max_duration,
             secs(10 * 60),
-            secs(1),
-            secs(3600),
+            long,
         )?,
-        hold: duration("fault.hold", &raw.fault.hold, secs(3), ms(0), secs(3600))?,
-        max_replication_lag: duration(
+        hold: check.duration("fault.hold", &raw.fault.hold, secs(3), (ms(0), secs(3600)))?,
+        max_replication_lag: check.duration(
             "steady_state.max_replication_lag",
             &raw.steady_state.max_replication_lag,
             secs(5),
-            ms(10),
-            secs(3600),
+            (ms(10), secs(3600)),
         )?,
-        user_interval,
-        writer_interval,
-        reader_interval,
-        request_timeout,
-        steady_timeout: duration(
-            "timeouts.steady_state",
-            &raw.timeouts.steady_state,
-            secs(60),
-            secs(1),
-            secs(3600),
+        user_interval: check.duration(
+            "probes.user_interval",
+            &p.user_interval,
+            ms(250),
+            probe_range,
         )?,
-        failback_timeout: duration(
-            "timeouts.failback",
-            &raw.timeouts.failback,
-            secs(10 * 60),
-            secs(1),
-            secs(3600),
+        writer_interval: check.duration(
+            "probes.writer_interval",
+            &p.writer_interval,
+            ms(250),
+            probe_range,
         )?,
-        settle_timeout: duration(
-            "timeouts.settle",
-            &raw.timeouts.settle,
-            secs(120),
-            secs(1),
-            secs(3600),
+        reader_interval: check.duration(
+            "probes.reader_interval",
+            &p.reader_interval,
+            ms(100),
+            (ms(20), secs(60)),
         )?,
-        rto: duration(
-            "objectives.rto",
-            &raw.objectives.rto,
-            config.rto,
-            ms(1),
-            secs(24 * 3600),
+        request_timeout: check.duration(
+            "probes.request_timeout",
+            &p.request_timeout,
+            secs(2),
+            (ms(100), secs(60)),
         )?,
-        rpo: duration(
-            "objectives.rpo",
-            &raw.objectives.rpo,
-            config.rpo,
-            ms(1),
-            secs(24 * 3600),
-        )?,
+        steady_timeout: check.duration("timeouts.steady_state", &t.steady_state, secs(60), long)?,
+        failback_timeout: check.duration("timeouts.failback", &t.failback, secs(600), long)?,
+        settle_timeout: check.duration("timeouts.settle", &t.settle, secs(120), long)?,
+        rto: check.duration("objectives.rto", &o.rto, config.rto, objective)?,
+        rpo: check.duration("objectives.rpo", &o.rpo, config.rpo, objective)?,
         failback: raw.failback.measure.unwrap_or(true),
-        expect_failover,
     })
 }
 
