@@ -216,7 +216,7 @@ async fn region_state(
 
 /// Writes probe items in `from` (concurrently) and times each one's
 /// arrival in `to`, reading consistently; deletes them afterwards.
-async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
+async fn lag(ctx: &Ctx, from: &str, to: &str, deadline: Duration) -> Lag {
     let table = table_name(ctx);
     let writer = &ctx.clients.region(from).dynamodb;
     let reader = &ctx.clients.region(to).dynamodb;
@@ -245,7 +245,7 @@ async fn lag(ctx: &Ctx, from: &str, to: &str) -> Lag {
             let written = Instant::now();
             let mut seen = None;
             // A put that timed out may still have landed: clean up anyway.
-            while put.is_ok() && written.elapsed() < PROBE_DEADLINE {
+            while put.is_ok() && written.elapsed() < deadline {
                 let got = reader
                     .get_item()
                     .table_name(&table)
@@ -370,6 +370,17 @@ pub async fn gather(
     health_url: HealthUrl,
     deadline: Duration,
 ) -> anyhow::Result<Report> {
+    gather_with(ctx, health_url, deadline, PROBE_DEADLINE).await
+}
+
+/// [`gather`], waiting up to `lag_deadline` for each replication probe
+/// (a drill's steady-state bound may be longer than `status`'s 2 s).
+pub async fn gather_with(
+    ctx: Arc<Ctx>,
+    health_url: HealthUrl,
+    deadline: Duration,
+    lag_deadline: Duration,
+) -> anyhow::Result<Report> {
     let begun = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(deadline)
@@ -414,14 +425,14 @@ pub async fn gather(
         zone::observe(&ctx, &targets),
         async {
             if both_up {
-                Some(lag(&ctx, p, s).await)
+                Some(lag(&ctx, p, s, lag_deadline).await)
             } else {
                 None
             }
         },
         async {
             if both_up {
-                Some(lag(&ctx, s, p).await)
+                Some(lag(&ctx, s, p, lag_deadline).await)
             } else {
                 None
             }
@@ -451,6 +462,7 @@ pub async fn gather(
         &regions,
         health_check.as_ref(),
         &replication,
+        lag_deadline,
         drift.as_deref(),
     ));
     let (state, verdict) = verdict(p, s, dns.as_ref(), &replication, &faults, &problems);
@@ -537,6 +549,7 @@ fn problems_of(
     regions: &[RegionState],
     health_check: Option<&HealthCheckState>,
     replication: &[Lag],
+    lag_deadline: Duration,
     drift: Option<&[Drift]>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -588,7 +601,7 @@ fn problems_of(
         if l.arrived < l.probes {
             problems.push(format!(
                 "replication {} → {}: {} of {} probes arrived within {:?}",
-                l.from, l.to, l.arrived, l.probes, PROBE_DEADLINE
+                l.from, l.to, l.arrived, l.probes, lag_deadline
             ));
         }
     }

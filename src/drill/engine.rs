@@ -362,10 +362,11 @@ async fn steady_state(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + plan.steady_timeout;
     loop {
-        let report = crate::status::gather(
+        let report = crate::status::gather_with(
             env.ctx.clone(),
             (env.health_url)(),
             Duration::from_millis(2500),
+            plan.max_replication_lag,
         )
         .await?;
         let mut wrong: Vec<String> = Vec::new();

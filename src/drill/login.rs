@@ -75,7 +75,10 @@ pub async fn check(env: &Env, probes: Arc<Probes>, pool: String) -> LoginCheck {
         at_ms: Some(at),
         detail: match result {
             Ok(()) => format!("a new user logged in through Cognito in {region}"),
-            Err(e) => format!("a new user could not log in: {e:#}"),
+            Err(e) => format!(
+                "a new user could not log in: {}",
+                crate::deploy::AwsError::of(&e).map_or_else(|| format!("{e:#}"), |a| a.brief())
+            ),
         },
     }
 }

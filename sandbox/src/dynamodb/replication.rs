@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -339,7 +338,19 @@ impl Replicator {
             })
             .collect();
         tracing::debug!(%source, %table, records = incoming.len(), "replicating");
-        self.deliver(source, table, incoming).await?;
+        let total = incoming.len();
+        let (applied, next_due) = self.deliver(source, table, incoming).await?;
+        if applied < total {
+            // The rest is not due yet: it stays in the source region (read
+            // again from the saved position once due), so a source that
+            // stops now keeps it, as a region that goes dark keeps the
+            // writes it has not replicated.
+            *iterator = None;
+            if let Some(due) = next_due {
+                let wait = (due - now_micros()).clamp(0, 1_000_000);
+                self.idle(Duration::from_micros(wait as u64)).await;
+            }
+        }
         Ok(false)
     }
 
@@ -450,42 +461,36 @@ impl Replicator {
             .unwrap_or_default())
     }
 
-    /// Applies records when each falls due (write time + delay + jitter,
-    /// never reordered), holding them while a policy pauses replication.
+    /// Applies the records already due (write time + delay + jitter, never
+    /// reordered), holding them while a policy pauses replication. Returns
+    /// how many were applied and when the first one left is due.
     async fn deliver(
         &self,
         source: &str,
         table: &str,
         incoming: Vec<Incoming>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(usize, Option<i64>)> {
         let settings = self.settings();
+        let now = now_micros();
         let mut due_at = 0i64;
         let mut ready: Vec<Incoming> = Vec::new();
+        let mut next_due = None;
         for rec in incoming {
-            let jitter = if settings.jitter_ms == 0 {
-                0
-            } else {
-                let j = settings.jitter_ms as i64 * 1000;
-                rand::rng().random_range(-j..=j)
-            };
-            let due = (rec.micros + settings.delay_ms as i64 * 1000 + jitter).max(due_at);
+            let due = (rec.micros + settings.delay_ms as i64 * 1000 + jitter(&rec, &settings))
+                .max(due_at);
             due_at = due;
-            let wait = due - now_micros();
-            if wait > 0 {
-                if !ready.is_empty() {
-                    let batch = std::mem::take(&mut ready);
-                    let last = batch.last().and_then(|r| r.seq.clone());
-                    self.apply(source, table, batch, last).await?;
-                }
-                tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+            if due > now {
+                next_due = Some(due);
+                break;
             }
             ready.push(rec);
         }
+        let applied = ready.len();
         if !ready.is_empty() {
             let last = ready.last().and_then(|r| r.seq.clone());
             self.apply(source, table, ready, last).await?;
         }
-        Ok(())
+        Ok((applied, next_due))
     }
 
     /// Applies one batch under the gate, then records versions, marks and
@@ -562,6 +567,20 @@ impl Replicator {
         }
         let _ = self.meta.set_replica(table, &self.region, "ACTIVE");
     }
+}
+
+/// A record's jitter in microseconds, within ±`jitter_ms`: derived from its
+/// sequence number, so a record read again is due at the same moment.
+fn jitter(rec: &Incoming, settings: &Settings) -> i64 {
+    if settings.jitter_ms == 0 {
+        return 0;
+    }
+    let span = settings.jitter_ms as i64 * 1000;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rec.seq.as_deref().unwrap_or_default().bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % (2 * span as u64 + 1)) as i64 - span
 }
 
 /// Calls an engine operation with a JSON request and returns JSON.

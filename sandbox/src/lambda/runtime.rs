@@ -166,7 +166,7 @@ impl Pool {
         if cap == 0 {
             return Err(PlaceError::Throttled);
         }
-        let instance = loop {
+        let mut slot = loop {
             let reuse = {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 s.idle
@@ -185,16 +185,29 @@ impl Pool {
                 }
             };
             match reuse {
-                Some(Ok(i)) => break i,
-                Some(Err(())) => match start_instance(spec).await {
-                    Ok(i) => break Arc::new(i),
-                    Err(e) => {
-                        self.release(None);
-                        return Ok(Outcome::Crashed(format!("Runtime.InvalidEntrypoint: {e}")));
+                Some(Ok(i)) => break Slot::new(self, Some(i)),
+                Some(Err(())) => {
+                    // The slot is taken from here on: whatever happens to
+                    // this future (a caller that gives up drops it), the
+                    // slot is given back.
+                    let mut slot = Slot::new(self, None);
+                    match start_instance(spec).await {
+                        Ok(i) => {
+                            slot.instance = Some(Arc::new(i));
+                            break slot;
+                        }
+                        Err(e) => {
+                            return Ok(Outcome::Crashed(format!("Runtime.InvalidEntrypoint: {e}")));
+                        }
                     }
-                },
+                }
                 None => self.released.notified().await,
             }
+        };
+        let Some(instance) = slot.instance.clone() else {
+            return Ok(Outcome::Crashed(
+                "Runtime exited without providing a reason".into(),
+            ));
         };
         let outcome = run_on(&instance, spec, request_id, payload).await;
         let reusable = matches!(outcome, Outcome::Response(_) | Outcome::FunctionError(_))
@@ -202,7 +215,7 @@ impl Pool {
         if !reusable {
             instance.kill();
         }
-        self.release(reusable.then_some(instance));
+        slot.reusable = reusable;
         Ok(outcome)
     }
 
@@ -214,6 +227,40 @@ impl Pool {
         }
         drop(s);
         self.released.notify_one();
+    }
+}
+
+/// A taken concurrency slot, given back on drop: when the invocation ends,
+/// and also when the caller gives up on it (API Gateway's integration
+/// timeout, a client that disconnects) and drops the invoke future, so a
+/// slot can never leak and wedge the function. The instance goes back to
+/// the idle pool only when the invocation finished and left it reusable;
+/// otherwise it is killed.
+struct Slot<'a> {
+    pool: &'a Pool,
+    instance: Option<Arc<Instance>>,
+    reusable: bool,
+}
+
+impl<'a> Slot<'a> {
+    fn new(pool: &'a Pool, instance: Option<Arc<Instance>>) -> Self {
+        Slot {
+            pool,
+            instance,
+            reusable: false,
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let instance = self.instance.take();
+        if !self.reusable
+            && let Some(i) = &instance
+        {
+            i.kill();
+        }
+        self.pool.release(instance.filter(|_| self.reusable));
     }
 }
 
