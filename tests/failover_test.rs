@@ -194,7 +194,12 @@ async fn health_endpoint_failure_drill_reports_true_numbers_and_leaves_nothing_c
         rto <= (dns - inject) + 1000.0 + 2.0 * 250.0 + 2000.0,
         "RTO {rto} ms"
     );
-    assert_eq!(ms(&r, &["rto", "detectionMs"]), detect - inject);
+    let detection = ms(&r, &["rto", "detectionMs"]);
+    assert!(
+        (detection - (detect - inject)).abs() < 0.01,
+        "detection {detection} ms, marks say {}",
+        detect - inject
+    );
     // Steady-state lag: the configured 200 ms.
     let p50 = ms(&r, &["baselineLag", "p50Ms"]);
     assert!((p50 - 200.0).abs() <= 30.0, "steady-state lag p50 {p50} ms");

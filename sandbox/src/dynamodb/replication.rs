@@ -236,8 +236,13 @@ impl Replicator {
     async fn subscribe(self: Arc<Self>, source: String, table: String) {
         let mut backoff = Duration::from_millis(50);
         let mut iterator: Option<String> = None;
+        // Read, not yet due: they count as still in the source region.
+        let mut pending: Vec<Incoming> = Vec::new();
         loop {
-            match self.poll(&source, &table, &mut iterator).await {
+            match self
+                .poll(&source, &table, &mut iterator, &mut pending)
+                .await
+            {
                 Ok(drained) => {
                     backoff = Duration::from_millis(50);
                     self.update_status(&source, &table, |s| {
@@ -250,7 +255,9 @@ impl Replicator {
                     }
                 }
                 Err(e) => {
+                    // Read again from the saved position.
                     iterator = None;
+                    pending.clear();
                     let message = format!("{e:#}");
                     tracing::debug!(%source, %table, error = %message, "replication poll failed");
                     self.update_status(&source, &table, |s| {
@@ -271,6 +278,7 @@ impl Replicator {
         source: &str,
         table: &str,
         iterator: &mut Option<String>,
+        pending: &mut Vec<Incoming>,
     ) -> anyhow::Result<bool> {
         let peer = &self.peers[source];
         if self.meta.needs_backfill(source, table)? {
@@ -310,7 +318,7 @@ impl Replicator {
         };
         *iterator = out.next_shard_iterator.clone();
         let records = out.records.unwrap_or_default();
-        if records.is_empty() {
+        if records.is_empty() && pending.is_empty() {
             self.update_status(source, table, |s| s.paused = None);
             return Ok(true);
         }
@@ -338,18 +346,14 @@ impl Replicator {
             })
             .collect();
         tracing::debug!(%source, %table, records = incoming.len(), "replicating");
-        let total = incoming.len();
-        let (applied, next_due) = self.deliver(source, table, incoming).await?;
-        if applied < total {
-            // The rest is not due yet: it stays in the source region (read
-            // again from the saved position once due), so a source that
-            // stops now keeps it, as a region that goes dark keeps the
-            // writes it has not replicated.
-            *iterator = None;
-            if let Some(due) = next_due {
-                let wait = (due - now_micros()).clamp(0, 1_000_000);
-                self.idle(Duration::from_micros(wait as u64)).await;
-            }
+        pending.extend(incoming);
+        // The source just answered, so what is due by now may leave it;
+        // the rest stays pending, and only a later answer from the source
+        // releases it: a source that stops keeps the writes it has not
+        // replicated, as a region that goes dark does.
+        if let Some(due) = self.deliver(source, table, pending).await? {
+            let wait = (due - now_micros()).clamp(0, 1_000_000);
+            self.idle(Duration::from_micros(wait as u64)).await;
         }
         Ok(false)
     }
@@ -461,36 +465,36 @@ impl Replicator {
             .unwrap_or_default())
     }
 
-    /// Applies the records already due (write time + delay + jitter, never
-    /// reordered), holding them while a policy pauses replication. Returns
-    /// how many were applied and when the first one left is due.
+    /// Applies the pending records already due (write time + delay +
+    /// jitter, never reordered), holding them while a policy pauses
+    /// replication; returns when the first one left is due.
     async fn deliver(
         &self,
         source: &str,
         table: &str,
-        incoming: Vec<Incoming>,
-    ) -> anyhow::Result<(usize, Option<i64>)> {
+        pending: &mut Vec<Incoming>,
+    ) -> anyhow::Result<Option<i64>> {
         let settings = self.settings();
         let now = now_micros();
         let mut due_at = 0i64;
-        let mut ready: Vec<Incoming> = Vec::new();
         let mut next_due = None;
-        for rec in incoming {
-            let due = (rec.micros + settings.delay_ms as i64 * 1000 + jitter(&rec, &settings))
-                .max(due_at);
+        let mut ready = 0;
+        for rec in pending.iter() {
+            let due =
+                (rec.micros + settings.delay_ms as i64 * 1000 + jitter(rec, &settings)).max(due_at);
             due_at = due;
             if due > now {
                 next_due = Some(due);
                 break;
             }
-            ready.push(rec);
+            ready += 1;
         }
-        let applied = ready.len();
-        if !ready.is_empty() {
-            let last = ready.last().and_then(|r| r.seq.clone());
-            self.apply(source, table, ready, last).await?;
+        if ready > 0 {
+            let batch: Vec<Incoming> = pending.drain(..ready).collect();
+            let last = batch.last().and_then(|r| r.seq.clone());
+            self.apply(source, table, batch, last).await?;
         }
-        Ok((applied, next_due))
+        Ok(next_due)
     }
 
     /// Applies one batch under the gate, then records versions, marks and
