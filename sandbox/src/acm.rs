@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
@@ -17,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
 use crate::sigv4::{self, AuthFailure, Expect};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 use crate::wire::respond;
 
 const JSON_11: &str = "application/x-amz-json-1.1";
@@ -54,9 +53,8 @@ impl Certificate {
 
 pub struct Acm {
     region: String,
-    file: PathBuf,
     secrets: std::sync::Arc<SandboxSecrets>,
-    certs: Mutex<BTreeMap<String, Certificate>>,
+    certs: Store<BTreeMap<String, Certificate>>,
 }
 
 /// An awsJson1_1 error as ACM sends it (short `__type`).
@@ -66,6 +64,15 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         JSON_11,
         "x-amzn-RequestId",
         json!({"__type": code, "message": message}).to_string(),
+    )
+}
+
+/// ACM's answer when the sandbox could not save its state.
+fn internal(e: &StoreError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        &e.to_string(),
     )
 }
 
@@ -93,30 +100,18 @@ impl Acm {
         region: &str,
         file: PathBuf,
         secrets: std::sync::Arc<SandboxSecrets>,
-    ) -> anyhow::Result<Self> {
-        let certs = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => BTreeMap::new(),
-        };
+    ) -> Result<Self, StoreError> {
         Ok(Acm {
             region: region.to_owned(),
-            file,
             secrets,
-            certs: Mutex::new(certs),
+            certs: Store::open(file)?,
         })
-    }
-
-    fn save(&self, certs: &BTreeMap<String, Certificate>) {
-        if let Ok(t) = serde_json::to_vec_pretty(certs) {
-            let _ = write_atomic(&self.file, &t, 0o644);
-        }
     }
 
     /// Whether `arn` names an ISSUED certificate in this region.
     pub fn issued(&self, arn: &str) -> bool {
         self.certs
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(arn)
             .is_some_and(|c| c.issued_at.is_some())
     }
@@ -124,7 +119,7 @@ impl Acm {
     /// Certificates awaiting validation, each with the (record name,
     /// expected value) of every name on it.
     pub fn pending(&self) -> Vec<(String, Vec<(String, String)>)> {
-        let certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+        let certs = self.certs.lock();
         certs
             .values()
             .filter(|c| c.issued_at.is_none())
@@ -147,7 +142,7 @@ impl Acm {
 
     /// Marks a certificate ISSUED (its validation records were found).
     pub fn mark_issued(&self, arn: &str) {
-        let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut certs = self.certs.lock();
         if let Some(c) = certs.get_mut(arn)
             && c.issued_at.is_none()
         {
@@ -156,7 +151,10 @@ impl Acm {
                 certificate = arn,
                 "validation records found; certificate issued"
             );
-            self.save(&certs);
+            if let Err(e) = self.certs.save(&certs) {
+                // Issued in memory; the next save persists it.
+                tracing::warn!(certificate = arn, "{e}");
+            }
         }
     }
 
@@ -193,15 +191,16 @@ impl Acm {
     }
 
     /// Records (or forgets) that a resource uses a certificate.
-    pub fn set_in_use(&self, arn: &str, user: &str, used: bool) {
-        let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn set_in_use(&self, arn: &str, user: &str, used: bool) -> Result<(), StoreError> {
+        let mut certs = self.certs.lock();
+        let before = certs.clone();
         if let Some(c) = certs.get_mut(arn) {
             c.in_use_by.retain(|u| u != user);
             if used {
                 c.in_use_by.push(user.to_owned());
             }
         }
-        self.save(&certs);
+        self.certs.commit(&mut certs, before)
     }
 
     pub fn handle(
@@ -226,7 +225,8 @@ impl Acm {
         }
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let op = target.trim_start_matches("CertificateManager.");
-        let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut certs = self.certs.lock();
+        let before = certs.clone();
         let arn = req["CertificateArn"]
             .as_str()
             .unwrap_or_default()
@@ -239,6 +239,10 @@ impl Acm {
             )
         };
         let ok = |v: Value| respond(StatusCode::OK, JSON_11, "x-amzn-RequestId", v.to_string());
+        let saved = |r: Result<(), StoreError>, v: Value| match r {
+            Ok(()) => ok(v),
+            Err(e) => internal(&e),
+        };
         match op {
             "RequestCertificate" => {
                 let Some(domain) = req["DomainName"].as_str() else {
@@ -286,8 +290,10 @@ impl Acm {
                         issued_at: None,
                     },
                 );
-                self.save(&certs);
-                ok(json!({"CertificateArn": arn}))
+                saved(
+                    self.certs.commit(&mut certs, before),
+                    json!({"CertificateArn": arn}),
+                )
             }
             "DescribeCertificate" => match certs.get(&arn) {
                 Some(c) => {
@@ -340,8 +346,7 @@ impl Acm {
                                 .insert(k.to_owned(), t["Value"].as_str().unwrap_or("").to_owned());
                         }
                     }
-                    self.save(&certs);
-                    ok(json!({}))
+                    saved(self.certs.commit(&mut certs, before), json!({}))
                 }
                 None => not_found(),
             },
@@ -353,8 +358,7 @@ impl Acm {
                 ),
                 Some(_) => {
                     certs.remove(&arn);
-                    self.save(&certs);
-                    ok(json!({}))
+                    saved(self.certs.commit(&mut certs, before), json!({}))
                 }
                 None => not_found(),
             },

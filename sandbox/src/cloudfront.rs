@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::ACCOUNT_ID;
 use crate::route53::{Route53, iso_ms, new_id, now_ms};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 use crate::wire::{request_id, respond, xml_escape};
 use crate::xml::Element;
 
@@ -350,6 +350,15 @@ fn ok(status: StatusCode, element: &str, inner: &str, headers: &[(&str, String)]
     r
 }
 
+/// CloudFront's answer when the sandbox could not save its state.
+fn internal(e: &StoreError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        &e.to_string(),
+    )
+}
+
 fn no_content() -> Response {
     respond(StatusCode::NO_CONTENT, "text/xml", "x-amzn-RequestId", "")
 }
@@ -376,9 +385,8 @@ struct Cached {
 }
 
 pub struct CloudFront {
-    file: PathBuf,
     route53: Arc<Route53>,
-    distributions: Mutex<BTreeMap<String, Distribution>>,
+    distributions: Store<BTreeMap<String, Distribution>>,
     /// (distribution id, path) → object.
     cache: Mutex<HashMap<(String, String), Cached>>,
     http: reqwest::Client,
@@ -386,14 +394,9 @@ pub struct CloudFront {
 
 impl CloudFront {
     pub fn open(file: PathBuf, route53: Arc<Route53>) -> anyhow::Result<Arc<Self>> {
-        let distributions = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => BTreeMap::new(),
-        };
         Ok(Arc::new(CloudFront {
-            file,
             route53,
-            distributions: Mutex::new(distributions),
+            distributions: Store::open(file)?,
             cache: Mutex::new(HashMap::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -401,12 +404,6 @@ impl CloudFront {
                 .connect_timeout(Duration::from_secs(10))
                 .build()?,
         }))
-    }
-
-    fn save(&self, d: &BTreeMap<String, Distribution>) {
-        if let Ok(t) = serde_json::to_vec(d) {
-            let _ = write_atomic(&self.file, &t, 0o644);
-        }
     }
 
     /// Handles a (verified) control-plane request under `/2020-05-31/`.
@@ -425,8 +422,9 @@ impl CloudFront {
             .get(http::header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut guard = self.distributions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.distributions.lock();
         let d = &mut *guard;
+        let before = (*method != Method::GET).then(|| d.clone());
         let resp = match (method.as_str(), seg.as_slice()) {
             ("POST", ["distribution"]) => self.create(d, &params, body),
             ("GET", ["distribution"]) => list(d, &params),
@@ -503,8 +501,11 @@ impl CloudFront {
                 &format!("the sandbox's CloudFront has no operation {method} {path}"),
             ),
         };
-        if *method != Method::GET && resp.status().is_success() {
-            self.save(d);
+        if let Some(before) = before
+            && resp.status().is_success()
+            && let Err(e) = self.distributions.commit(d, before)
+        {
+            return internal(&e);
         }
         resp
     }
@@ -640,7 +641,7 @@ impl CloudFront {
     /// The distribution a viewer request is for (see the module comment).
     fn viewer_target(&self, host: &str) -> Option<Distribution> {
         let bare = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
-        let d = self.distributions.lock().unwrap_or_else(|p| p.into_inner());
+        let d = self.distributions.lock();
         match bare.strip_suffix(DOMAIN_SUFFIX) {
             Some(id) => d.get(&id.to_ascii_uppercase()).cloned(),
             None => d

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
@@ -29,7 +29,7 @@ use subtle::ConstantTimeEq;
 
 use crate::credentials::{CognitoIdentity, SandboxSecrets, unix_now};
 use crate::sigv4::{self, AuthFailure, Expect};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 use crate::wire::{respond, string_map, xml_escape};
 
 const JSON_11: &str = "application/x-amz-json-1.1";
@@ -51,16 +51,15 @@ struct Pool {
     identities: BTreeMap<String, String>,
 }
 
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct State {
     pools: BTreeMap<String, Pool>,
 }
 
 pub struct Cognito {
     region: String,
-    file: PathBuf,
     secrets: Arc<SandboxSecrets>,
-    state: Mutex<State>,
+    state: Store<State>,
 }
 
 fn error(code: &str, message: &str) -> Response {
@@ -69,6 +68,16 @@ fn error(code: &str, message: &str) -> Response {
         JSON_11,
         "x-amzn-RequestId",
         json!({"__type": code, "message": message}).to_string(),
+    )
+}
+
+/// Cognito's answer when the sandbox could not save its state.
+fn internal(e: &StoreError) -> Response {
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        JSON_11,
+        "x-amzn-RequestId",
+        json!({"__type": "InternalErrorException", "message": e.to_string()}).to_string(),
     )
 }
 
@@ -103,23 +112,16 @@ struct Claims {
 }
 
 impl Cognito {
-    pub fn open(region: &str, file: PathBuf, secrets: Arc<SandboxSecrets>) -> anyhow::Result<Self> {
-        let state = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => State::default(),
-        };
+    pub fn open(
+        region: &str,
+        file: PathBuf,
+        secrets: Arc<SandboxSecrets>,
+    ) -> Result<Self, StoreError> {
         Ok(Cognito {
             region: region.to_owned(),
-            file,
             secrets,
-            state: Mutex::new(state),
+            state: Store::open(file)?,
         })
-    }
-
-    fn save(&self, s: &State) {
-        if let Ok(t) = serde_json::to_vec_pretty(s) {
-            let _ = write_atomic(&self.file, &t, 0o644);
-        }
     }
 
     fn sign(&self, kind: &str, claims: &Claims) -> String {
@@ -205,7 +207,8 @@ impl Cognito {
             return auth_error(&f);
         }
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock();
+        let before = state.clone();
         let pool_id = req["IdentityPoolId"]
             .as_str()
             .unwrap_or_default()
@@ -428,8 +431,9 @@ impl Cognito {
                     | "GetIdentityPoolRoles"
                     | "GetCredentialsForIdentity"
             )
+            && let Err(e) = self.state.commit(&mut state, before)
         {
-            self.save(&state);
+            return internal(&e);
         }
         response
     }

@@ -92,7 +92,8 @@ impl SandboxSecrets {
 
     /// Writes the secrets file with mode 0600, atomically.
     pub fn store(&self, path: &Path) -> anyhow::Result<()> {
-        crate::topology::write_private(path, serde_json::to_string_pretty(self)?.as_bytes())
+        crate::topology::write_private(path, serde_json::to_string_pretty(self)?.as_bytes())?;
+        Ok(())
     }
 
     /// The secret for `access_key_id`, and who it belongs to.

@@ -36,7 +36,7 @@ impl Route53 {
     pub fn answer(&self, name: &str, rtype: RecordType) -> Answer {
         let name = fqdn(name);
         let (exists, raw) = {
-            let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let s = self.state.lock();
             let Some(zone) = s
                 .zones
                 .values()

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use axum::response::Response;
 use http::StatusCode;
@@ -15,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::credentials::ACCOUNT_ID;
 use crate::dynamodb::policy::{statements, strings};
 use crate::query::{IAM, QueryRequest, el, percent_encode};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 
 /// One IAM role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,15 +67,14 @@ impl Role {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct IamState {
     roles: BTreeMap<String, Role>,
 }
 
 /// The sandbox's IAM.
 pub struct Iam {
-    file: PathBuf,
-    state: Mutex<IamState>,
+    state: Store<IamState>,
 }
 
 type Outcome = Result<Option<String>, Response>;
@@ -117,21 +115,15 @@ fn valid_policy(doc: &str) -> Result<(), Response> {
 }
 
 impl Iam {
-    pub fn open(file: PathBuf) -> anyhow::Result<Self> {
-        let state = match std::fs::read_to_string(&file) {
-            Ok(text) => serde_json::from_str(&text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IamState::default(),
-            Err(e) => return Err(e.into()),
-        };
+    pub fn open(file: PathBuf) -> Result<Self, StoreError> {
         Ok(Iam {
-            file,
-            state: Mutex::new(state),
+            state: Store::open(file)?,
         })
     }
 
     /// A role by ARN, for STS.
     pub fn role_by_arn(&self, arn: &str) -> Option<Role> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.lock();
         state.roles.values().find(|r| r.arn() == arn).cloned()
     }
 
@@ -169,8 +161,7 @@ impl Iam {
     }
 
     fn save(&self, state: &IamState) -> Result<(), Response> {
-        let text = serde_json::to_vec_pretty(state).expect("state serialises");
-        write_atomic(&self.file, &text, 0o644).map_err(|e| {
+        self.state.save(state).map_err(|e| {
             err(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServiceFailure",
@@ -182,8 +173,13 @@ impl Iam {
     /// Serves one IAM action.
     pub fn handle(&self, req: &QueryRequest) -> Response {
         let action = req.action().to_owned();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock();
+        let before = state.clone();
         let outcome = self.dispatch(&action, req, &mut state);
+        if outcome.is_err() {
+            // Failed actions change nothing, including a failed save.
+            *state = before;
+        }
         match outcome {
             Ok(result) => IAM.ok(&action, result),
             Err(resp) => resp,

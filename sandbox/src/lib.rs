@@ -30,6 +30,7 @@ pub mod route53;
 pub mod s3;
 pub mod server;
 pub mod sigv4;
+pub mod store;
 pub mod sts;
 pub mod topology;
 pub mod wire;

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use axum::body::Body;
 use axum::response::Response;
@@ -20,7 +19,7 @@ use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
 use crate::dynamodb::policy::{statements, strings};
 use crate::lambda::percent_decode;
 use crate::sigv4::{self, AuthFailure, Expect};
-use crate::topology::write_atomic;
+use crate::store::Store;
 use crate::wire::{http_date, request_id, xml_escape};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,7 +86,7 @@ pub struct S3 {
     region: String,
     dir: PathBuf,
     secrets: std::sync::Arc<SandboxSecrets>,
-    buckets: Mutex<BTreeMap<String, Bucket>>,
+    buckets: Store<BTreeMap<String, Bucket>>,
 }
 
 /// An S3 error: root `<Error>`, no namespace.
@@ -265,22 +264,12 @@ impl S3 {
         secrets: std::sync::Arc<SandboxSecrets>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.join("data"))?;
-        let buckets = match std::fs::read_to_string(dir.join("buckets.json")) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => BTreeMap::new(),
-        };
         Ok(S3 {
             region: region.to_owned(),
+            buckets: Store::open(dir.join("buckets.json"))?,
             dir,
             secrets,
-            buckets: Mutex::new(buckets),
         })
-    }
-
-    fn save(&self, b: &BTreeMap<String, Bucket>) {
-        if let Ok(t) = serde_json::to_vec(b) {
-            let _ = write_atomic(&self.dir.join("buckets.json"), &t, 0o644);
-        }
     }
 
     /// The bucket a website request names, if any: by `Host`, or by the
@@ -308,7 +297,7 @@ impl S3 {
             format!(".s3-website.{r}.amazonaws.com"),
             format!(".s3-website-{r}.amazonaws.com"),
         ];
-        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let buckets = self.buckets.lock();
         if let Some(bucket) = suffixes.iter().find_map(|s| host.strip_suffix(s.as_str())) {
             return Some((bucket.to_owned(), path.trim_start_matches('/').to_owned()));
         }
@@ -322,7 +311,7 @@ impl S3 {
 
     /// Serves the website endpoint of `bucket`.
     pub fn website(&self, method: &Method, bucket: &str, key: &str) -> Response {
-        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let buckets = self.buckets.lock();
         let html = |status: StatusCode, title: &str| {
             let mut r = Response::new(Body::from(format!(
                 "<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"
@@ -435,7 +424,7 @@ impl S3 {
         let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
         let key = percent_decode(key);
         if bucket.is_empty() {
-            let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let buckets = self.buckets.lock();
             let list: String = buckets
                 .iter()
                 .map(|(n, b)| {
@@ -453,7 +442,8 @@ impl S3 {
             );
         }
         let text = String::from_utf8_lossy(&body).into_owned();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self.buckets.lock();
+        let before = (*method != Method::GET && *method != Method::HEAD).then(|| buckets.clone());
         let response = match (method.as_str(), key.is_empty()) {
             ("PUT", true) if has("website") => match buckets.get_mut(bucket) {
                 Some(b) => {
@@ -841,8 +831,16 @@ impl S3 {
                 "",
             ),
         };
-        if *method != Method::GET && *method != Method::HEAD && response.status().is_success() {
-            self.save(&buckets);
+        if let Some(before) = before
+            && response.status().is_success()
+            && let Err(e) = self.buckets.commit(&mut buckets, before)
+        {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                &e.to_string(),
+                "",
+            );
         }
         response
     }

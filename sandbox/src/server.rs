@@ -66,6 +66,18 @@ pub async fn serve(
     topology: Topology,
     listener: std::net::TcpListener,
 ) -> anyhow::Result<()> {
+    serve_until(role, layout, topology, listener, shutdown_signal()).await
+}
+
+/// Runs one sandbox process on `listener` until `shutdown` completes: how
+/// tests run a sandbox in their own process.
+pub async fn serve_until(
+    role: Role,
+    layout: Layout,
+    topology: Topology,
+    listener: std::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let secrets = Arc::new(SandboxSecrets::load(&layout.credentials_file())?);
@@ -110,7 +122,7 @@ pub async fn serve(
     };
     tracing::info!(process = role.name(), address = %listener.local_addr()?, "serving");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }

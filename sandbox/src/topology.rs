@@ -158,13 +158,14 @@ impl Layout {
             &self.state_file(),
             serde_json::to_string_pretty(state)?.as_bytes(),
             0o644,
-        )
+        )?;
+        Ok(())
     }
 }
 
 /// Writes `bytes` to `path` via a temporary file and a rename, so a reader
 /// sees the old or the new content, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -188,7 +189,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> 
 }
 
 /// [`write_atomic`] with mode 0600: for secrets.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic(path, bytes, 0o600)
 }
 

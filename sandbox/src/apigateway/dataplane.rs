@@ -174,7 +174,7 @@ impl ApiGateway {
             .unwrap_or(host)
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.lock();
         let domain = state.domains.get(&host)?;
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
         let (base, (api, stage)) = domain
@@ -252,7 +252,7 @@ impl ApiGateway {
     ) -> Response {
         // The deployed snapshot of the API's resources for this stage.
         let (resource, auth, integration, params) = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let state = self.state.lock();
             let Some(api) = state.apis.get(&target.api) else {
                 return missing_token(headers);
             };
@@ -329,12 +329,7 @@ impl ApiGateway {
             return internal_error();
         };
         match integration["type"].as_str() {
-            Some("MOCK") => mock_response(
-                &self.state.lock().unwrap_or_else(|p| p.into_inner()),
-                target,
-                &resource,
-                method,
-            ),
+            Some("MOCK") => mock_response(&self.state.lock(), target, &resource, method),
             Some("AWS_PROXY") => {
                 let Some(function) = integration["uri"].as_str().and_then(lambda_of_uri) else {
                     return internal_error();

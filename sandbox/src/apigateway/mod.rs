@@ -6,7 +6,7 @@ pub mod dataplane;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::response::Response;
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use crate::acm::Acm;
 use crate::credentials::SandboxSecrets;
 use crate::lambda::percent_decode;
 use crate::sigv4::{self, AuthFailure, Expect};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 use crate::wire::{respond, string_map};
 
 /// Route 53 hosted-zone ids of regional API Gateway endpoints (AWS-BEHAVIOUR §6).
@@ -85,7 +85,7 @@ pub struct DomainName {
     pub mappings: BTreeMap<String, (String, String)>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     pub apis: BTreeMap<String, RestApi>,
     pub domains: BTreeMap<String, DomainName>,
@@ -93,10 +93,9 @@ pub struct State {
 
 pub struct ApiGateway {
     pub region: String,
-    file: PathBuf,
     secrets: Arc<SandboxSecrets>,
     acm: Arc<Acm>,
-    pub state: Mutex<State>,
+    pub state: Store<State>,
 }
 
 fn new_id(len: usize) -> String {
@@ -127,6 +126,15 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         HeaderValue::from_str(&dataplane::apigw_id()).expect("ASCII"),
     );
     resp
+}
+
+/// API Gateway's answer when the sandbox could not save its state.
+fn internal(e: &StoreError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        &e.to_string(),
+    )
 }
 
 fn not_found() -> Response {
@@ -229,24 +237,13 @@ impl ApiGateway {
         file: PathBuf,
         secrets: Arc<SandboxSecrets>,
         acm: Arc<Acm>,
-    ) -> anyhow::Result<Arc<Self>> {
-        let state = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => State::default(),
-        };
+    ) -> Result<Arc<Self>, StoreError> {
         Ok(Arc::new(ApiGateway {
             region: region.to_owned(),
-            file,
             secrets,
             acm,
-            state: Mutex::new(state),
+            state: Store::open(file)?,
         }))
-    }
-
-    fn save(&self, s: &State) {
-        if let Ok(t) = serde_json::to_vec(s) {
-            let _ = write_atomic(&self.file, &t, 0o644);
-        }
     }
 
     /// Whether `path` belongs to the control plane.
@@ -286,17 +283,16 @@ impl ApiGateway {
             .map(percent_decode)
             .collect();
         let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let state = &mut *guard;
-        let response = self.route(method.as_str(), &seg, &req, state);
-        if matches!(
+        let mutating = matches!(
             *method,
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-        ) && response.status().is_success()
-        {
-            self.save(state);
-        }
-        response
+        );
+        self.state
+            .change(
+                |state| self.route(method.as_str(), &seg, &req, state),
+                |response| mutating && response.status().is_success(),
+            )
+            .unwrap_or_else(|e| internal(&e))
     }
 
     fn route(&self, method: &str, seg: &[&str], req: &Value, s: &mut State) -> Response {
@@ -594,7 +590,9 @@ impl ApiGateway {
                     tags: string_map(&req["tags"]),
                     mappings: BTreeMap::new(),
                 };
-                self.acm.set_in_use(cert, &name, true);
+                if let Err(e) = self.acm.set_in_use(cert, &name, true) {
+                    return internal(&e);
+                }
                 let v = domain.json(&self.region);
                 s.domains.insert(name, domain);
                 ok(StatusCode::CREATED, v)
@@ -609,7 +607,9 @@ impl ApiGateway {
                 .map_or_else(not_found, |d| ok(StatusCode::OK, d.json(&self.region))),
             ("DELETE", ["domainnames", name]) => match s.domains.remove(*name) {
                 Some(d) => {
-                    self.acm.set_in_use(&d.certificate_arn, &d.name, false);
+                    if let Err(e) = self.acm.set_in_use(&d.certificate_arn, &d.name, false) {
+                        return internal(&e);
+                    }
                     ok(StatusCode::ACCEPTED, json!({}))
                 }
                 None => not_found(),

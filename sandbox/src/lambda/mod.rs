@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 
 use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
 use crate::sigv4::{self, AuthFailure, Expect};
-use crate::topology::write_atomic;
+use crate::store::{Store, StoreError};
 use crate::wire::respond;
 use runtime::{LaunchSpec, Outcome, PlaceError, Pool};
 
@@ -44,7 +44,7 @@ struct Function {
     generation: u64,
 }
 
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Stored {
     functions: BTreeMap<String, Function>,
 }
@@ -62,7 +62,7 @@ pub struct Lambda {
     dir: PathBuf,
     logs: PathBuf,
     secrets: Arc<SandboxSecrets>,
-    state: Mutex<Stored>,
+    state: Store<Stored>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
     role_exists: RoleCheck,
 }
@@ -90,6 +90,15 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         HeaderValue::from_str(code).expect("codes are ASCII"),
     );
     resp
+}
+
+/// Lambda's answer when the sandbox could not save its state.
+fn internal(e: &StoreError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        &e.to_string(),
+    )
 }
 
 fn invalid(message: &str) -> Response {
@@ -180,17 +189,14 @@ impl Lambda {
         role_exists: RoleCheck,
     ) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&dir)?;
-        let state = match std::fs::read_to_string(dir.join("functions.json")) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => Stored::default(),
-        };
+        let state = Store::open(dir.join("functions.json"))?;
         Ok(Arc::new(Lambda {
             region: region.to_owned(),
             endpoint: endpoint.to_owned(),
             dir,
             logs,
             secrets,
-            state: Mutex::new(state),
+            state,
             pools: Mutex::new(HashMap::new()),
             role_exists,
         }))
@@ -203,10 +209,10 @@ impl Lambda {
         )
     }
 
-    fn save(&self, stored: &Stored) {
-        if let Ok(text) = serde_json::to_vec_pretty(stored) {
-            let _ = write_atomic(&self.dir.join("functions.json"), &text, 0o644);
-        }
+    /// Persists the functions, changed from `before`; a failure undoes
+    /// the change and is Lambda's `ServiceException`.
+    fn commit(&self, stored: &mut Stored, before: Stored) -> Result<(), Response> {
+        self.state.commit(stored, before).map_err(|e| internal(&e))
     }
 
     fn pool(&self, name: &str) -> Arc<Pool> {
@@ -342,13 +348,7 @@ impl Lambda {
         if !(self.role_exists)(role.clone()).await {
             return invalid("The role defined for the function cannot be assumed by Lambda.");
         }
-        if self
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .functions
-            .contains_key(&name)
-        {
+        if self.state.lock().functions.contains_key(&name) {
             return error(
                 StatusCode::CONFLICT,
                 "ResourceConflictException",
@@ -394,7 +394,8 @@ impl Lambda {
         });
         let tags = crate::wire::string_map(&req["Tags"]);
         {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = self.state.lock();
+            let before = s.clone();
             s.functions.insert(
                 name.clone(),
                 Function {
@@ -406,7 +407,9 @@ impl Lambda {
                     generation: 1,
                 },
             );
-            self.save(&s);
+            if let Err(r) = self.commit(&mut s, before) {
+                return r;
+            }
         }
         self.settle(&name, |c| {
             c["State"] = json!("Active");
@@ -423,22 +426,25 @@ impl Lambda {
         let name = name.to_owned();
         tokio::spawn(async move {
             tokio::time::sleep(SETTLE).await;
-            let mut s = me.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = me.state.lock();
             if let Some(func) = s.functions.get_mut(&name) {
                 f(&mut func.config);
             }
-            me.save(&s);
+            if let Err(e) = me.state.save(&s) {
+                // Settled in memory; the next save persists it.
+                tracing::warn!(function = name, "{e}");
+            }
         });
     }
 
     fn list(&self) -> Response {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         let functions: Vec<&Value> = s.functions.values().map(|f| &f.config).collect();
         ok(StatusCode::OK, &json!({"Functions": functions}))
     }
 
     fn get(&self, name: &str, full: bool) -> Response {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         let Some(f) = s.functions.get(name) else {
             return self.not_found(name);
         };
@@ -457,11 +463,14 @@ impl Lambda {
     }
 
     fn delete(&self, name: &str) -> Response {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock();
+        let before = s.clone();
         let Some(f) = s.functions.remove(name) else {
             return self.not_found(name);
         };
-        self.save(&s);
+        if let Err(r) = self.commit(&mut s, before) {
+            return r;
+        }
         drop(s);
         if let Some(pool) = self
             .pools
@@ -488,7 +497,8 @@ impl Lambda {
         name: &str,
         f: impl FnOnce(&mut Function) -> Result<(), Response>,
     ) -> Result<Value, Response> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock();
+        let before = s.clone();
         let Some(func) = s.functions.get_mut(name) else {
             return Err(self.not_found(name));
         };
@@ -502,7 +512,10 @@ impl Lambda {
                 ),
             ));
         }
-        f(func)?;
+        if let Err(r) = f(func) {
+            *s = before;
+            return Err(r);
+        }
         func.generation += 1;
         func.config["LastModified"] = json!(now_lambda());
         func.config["RevisionId"] = json!(uuid::Uuid::new_v4().to_string());
@@ -510,7 +523,7 @@ impl Lambda {
         func.config["LastUpdateStatusReason"] = json!("The function is being created.");
         func.config["LastUpdateStatusReasonCode"] = json!("Creating");
         let config = func.config.clone();
-        self.save(&s);
+        self.commit(&mut s, before)?;
         drop(s);
         self.pool(name).retire_all();
         Ok(config)
@@ -581,18 +594,19 @@ impl Lambda {
         name: &str,
         f: impl FnOnce(&mut Function) -> T,
     ) -> Result<T, Response> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock();
+        let before = s.clone();
         let out = match s.functions.get_mut(name) {
             Some(func) => f(func),
             None => return Err(self.not_found(name)),
         };
-        self.save(&s);
+        self.commit(&mut s, before)?;
         Ok(out)
     }
 
     /// Reads a function.
     fn read_function<T>(&self, name: &str, f: impl FnOnce(&Function) -> T) -> Result<T, Response> {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         s.functions
             .get(name)
             .map(f)
@@ -710,7 +724,7 @@ impl Lambda {
 
     /// Whether the function's policy lets `service` invoke it from `source_arn`.
     pub fn allows(&self, name: &str, service: &str, source_arn: &str) -> bool {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         let Some(f) = s.functions.get(name) else {
             return false;
         };
@@ -727,7 +741,7 @@ impl Lambda {
     }
 
     fn launch_spec(&self, name: &str) -> Option<(LaunchSpec, Option<u32>)> {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         let f = s.functions.get(name)?;
         let role = f.config["Role"].as_str().unwrap_or_default();
         let timeout = Duration::from_secs(f.config["Timeout"].as_u64().unwrap_or(3));
@@ -788,7 +802,7 @@ impl Lambda {
 
     /// The function's timeout, for error messages.
     fn timeout_of(&self, name: &str) -> u64 {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.state.lock();
         s.functions
             .get(name)
             .and_then(|f| f.config["Timeout"].as_u64())

@@ -58,7 +58,7 @@ impl Checkers {
     /// health checks that exist.
     pub fn sync(r53: &Arc<Route53>) {
         let checks: Vec<(String, u64)> = {
-            let s = r53.state.lock().unwrap_or_else(|p| p.into_inner());
+            let s = r53.state.lock();
             s.health_checks
                 .values()
                 .map(|h| (h.id.clone(), h.version))
@@ -168,7 +168,7 @@ fn push_bounded<T>(v: &mut Vec<T>, item: T) {
 /// The control API's view of a health check: its status and each
 /// checker's verdict, probes and flips (what AWS shows only as metrics).
 pub fn report(r53: &Route53, id: &str) -> Option<serde_json::Value> {
-    let s = r53.state.lock().unwrap_or_else(|p| p.into_inner());
+    let s = r53.state.lock();
     let check = s.health_checks.get(id)?;
     let healthy = r53.checkers.healthy(id, &s);
     let checkers: Vec<serde_json::Value> = r53
@@ -192,7 +192,7 @@ pub fn report(r53: &Route53, id: &str) -> Option<serde_json::Value> {
 async fn run(r53: Weak<Route53>, id: String) {
     let config = {
         let Some(r) = r53.upgrade() else { return };
-        let s = r.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = r.state.lock();
         match s.health_checks.get(&id) {
             Some(h) => h.config.clone(),
             None => return,

@@ -8,14 +8,15 @@ pub mod health;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{Topology, write_atomic};
+use crate::store::{Store, StoreError};
+use crate::topology::Topology;
 use crate::wire::{request_id, respond, xml_escape};
 use crate::xml::Element;
 
@@ -136,7 +137,7 @@ pub struct HealthCheck {
     pub version: u64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     pub zones: BTreeMap<String, Zone>,
     pub health_checks: BTreeMap<String, HealthCheck>,
@@ -145,9 +146,8 @@ pub struct State {
 }
 
 pub struct Route53 {
-    file: PathBuf,
     pub topology: Topology,
-    pub state: Mutex<State>,
+    pub state: Store<State>,
     pub checkers: Arc<health::Checkers>,
 }
 
@@ -397,25 +397,14 @@ fn parse_health_check_config(
 }
 
 impl Route53 {
-    pub fn open(file: PathBuf, topology: Topology) -> anyhow::Result<Arc<Self>> {
-        let state = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => State::default(),
-        };
+    pub fn open(file: PathBuf, topology: Topology) -> Result<Arc<Self>, StoreError> {
         let r = Arc::new(Route53 {
-            file,
             topology,
-            state: Mutex::new(state),
+            state: Store::open(file)?,
             checkers: Arc::new(health::Checkers::default()),
         });
         health::Checkers::sync(&r);
         Ok(r)
-    }
-
-    fn save(&self, s: &State) {
-        if let Ok(t) = serde_json::to_vec(s) {
-            let _ = write_atomic(&self.file, &t, 0o644);
-        }
     }
 
     fn change_info(s: &mut State) -> String {
@@ -439,13 +428,19 @@ impl Route53 {
             serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
         let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
         let doc = Element::parse(body);
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let s = &mut *guard;
-        let resp = self.route(method.as_str(), &seg, &params, doc.as_ref(), s);
-        if *method != Method::GET && resp.status().is_success() {
-            self.save(s);
-        }
-        drop(guard);
+        let resp = self
+            .state
+            .change(
+                |s| self.route(method.as_str(), &seg, &params, doc.as_ref(), s),
+                |resp| *method != Method::GET && resp.status().is_success(),
+            )
+            .unwrap_or_else(|e| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalFailure",
+                    &e.to_string(),
+                )
+            });
         if path.contains("healthcheck") && *method != Method::GET {
             health::Checkers::sync(self);
         }
@@ -971,7 +966,7 @@ impl Route53 {
     /// health check is healthy or, for aliases with EvaluateTargetHealth,
     /// while its target is; both unhealthy: PRIMARY, as Route 53 does).
     pub fn resolve(&self, name: &str) -> Option<(Vec<IpAddr>, u64)> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.lock();
         self.resolve_in(&state, &fqdn(name), 0)
     }
 
