@@ -8,18 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use axum::response::Response;
-use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
-use crate::sigv4::{self, AuthFailure, Expect};
+use crate::credentials::ACCOUNT_ID;
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::store::{Store, StoreError};
-use crate::wire::respond;
-
-const JSON_11: &str = "application/x-amz-json-1.1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Certificate {
@@ -53,32 +48,16 @@ impl Certificate {
 
 pub struct Acm {
     region: String,
-    secrets: std::sync::Arc<SandboxSecrets>,
     certs: Store<BTreeMap<String, Certificate>>,
 }
 
-/// An awsJson1_1 error as ACM sends it (short `__type`).
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    respond(
-        status,
-        JSON_11,
-        "x-amzn-RequestId",
-        json!({"__type": code, "message": message}).to_string(),
-    )
+/// An ACM error (the door gives it the awsJson1_1 envelope).
+fn error(code: &str, message: &str) -> Outcome {
+    Err(ServiceError::bad_request(code, message))
 }
 
-/// ACM's answer when the sandbox could not save its state.
-fn internal(e: &StoreError) -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalFailure",
-        &e.to_string(),
-    )
-}
-
-fn auth_error(failure: &AuthFailure) -> Response {
-    let code = failure.exception_code();
-    error(StatusCode::BAD_REQUEST, code, &failure.message())
+fn ok(v: Value) -> Outcome {
+    Ok(Reply::json(&v))
 }
 
 fn now_epoch() -> f64 {
@@ -96,14 +75,9 @@ fn validation_record(domain: &str) -> Value {
 }
 
 impl Acm {
-    pub fn open(
-        region: &str,
-        file: PathBuf,
-        secrets: std::sync::Arc<SandboxSecrets>,
-    ) -> Result<Self, StoreError> {
+    pub fn open(region: &str, file: PathBuf) -> Result<Self, StoreError> {
         Ok(Acm {
             region: region.to_owned(),
-            secrets,
             certs: Store::open(file)?,
         })
     }
@@ -203,27 +177,10 @@ impl Acm {
         self.certs.commit(&mut certs, before)
     }
 
-    pub fn handle(
-        &self,
-        target: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response {
-        if let Err(f) = sigv4::verify(
-            "POST",
-            path_and_query,
-            headers,
-            body,
-            &self.secrets,
-            Expect {
-                regions: &[self.region.as_str()],
-                service: "acm",
-            },
-        ) {
-            return auth_error(&f);
-        }
-        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    /// Serves one (authenticated) ACM request.
+    pub fn handle(&self, input: &Input) -> Outcome {
+        let req = input.json()?;
+        let target = input.header("x-amz-target").unwrap_or_default();
         let op = target.trim_start_matches("CertificateManager.");
         let mut certs = self.certs.lock();
         let before = certs.clone();
@@ -233,24 +190,18 @@ impl Acm {
             .to_owned();
         let not_found = || {
             error(
-                StatusCode::BAD_REQUEST,
                 "ResourceNotFoundException",
                 &format!("Could not find certificate {arn}."),
             )
         };
-        let ok = |v: Value| respond(StatusCode::OK, JSON_11, "x-amzn-RequestId", v.to_string());
-        let saved = |r: Result<(), StoreError>, v: Value| match r {
-            Ok(()) => ok(v),
-            Err(e) => internal(&e),
+        let saved = |r: Result<(), StoreError>, v: Value| {
+            r?;
+            ok(v)
         };
         match op {
             "RequestCertificate" => {
                 let Some(domain) = req["DomainName"].as_str() else {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "ValidationException",
-                        "DomainName is required",
-                    );
+                    return error("ValidationException", "DomainName is required");
                 };
                 let arn = format!(
                     "arn:aws:acm:{}:{ACCOUNT_ID}:certificate/{}",
@@ -352,7 +303,6 @@ impl Acm {
             },
             "DeleteCertificate" => match certs.get(&arn) {
                 Some(c) if !c.in_use_by.is_empty() => error(
-                    StatusCode::BAD_REQUEST,
                     "ResourceInUseException",
                     &format!("Certificate {arn} in account {ACCOUNT_ID} is in use."),
                 ),
@@ -363,7 +313,6 @@ impl Acm {
                 None => not_found(),
             },
             other => error(
-                StatusCode::BAD_REQUEST,
                 "UnknownOperationException",
                 &format!("the sandbox's ACM has no operation {other}"),
             ),

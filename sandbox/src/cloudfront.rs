@@ -30,9 +30,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::ACCOUNT_ID;
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::route53::{Route53, iso_ms, new_id, now_ms};
-use crate::store::{Store, StoreError};
-use crate::wire::{request_id, respond, xml_escape};
+use crate::store::Store;
+use crate::wire::{request_id, xml_escape};
 use crate::xml::Element;
 
 const NS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
@@ -93,8 +94,9 @@ fn managed_policy(id: &str) -> Option<(u64, u64, u64)> {
 
 impl Settings {
     /// Reads and validates a configuration as CloudFront does.
-    fn read(c: &Element) -> Result<Settings, Response> {
-        let invalid = |m: &str| error(StatusCode::BAD_REQUEST, "InvalidArgument", m);
+    fn read(c: &Element) -> Result<Settings, ServiceError> {
+        let invalid =
+            |m: &str| -> ServiceError { error(StatusCode::BAD_REQUEST, "InvalidArgument", m) };
         let caller_reference = c
             .text_of("CallerReference")
             .filter(|s| !s.is_empty())
@@ -317,53 +319,28 @@ impl Invalidation {
     }
 }
 
-/// A CloudFront error in its REST-XML envelope.
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let kind = if status.is_server_error() {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    let body = format!(
-        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{NS}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        xml_escape(message),
-        request_id()
-    );
-    respond(status, "text/xml", "x-amzn-RequestId", body)
+/// A CloudFront error (the door gives it the `ErrorResponse` envelope);
+/// as an [`Outcome`] or a [`ServiceError`], whichever the caller returns.
+pub fn error<T: From<ServiceError>>(status: StatusCode, code: &str, message: &str) -> T {
+    ServiceError::new(status, code, message).into()
 }
 
-fn ok(status: StatusCode, element: &str, inner: &str, headers: &[(&str, String)]) -> Response {
-    let mut r = respond(
-        status,
-        "text/xml",
-        "x-amzn-RequestId",
-        format!("<?xml version=\"1.0\"?>\n<{element} xmlns=\"{NS}\">{inner}</{element}>"),
-    );
+fn ok(status: StatusCode, element: &str, inner: &str, headers: &[(&str, String)]) -> Outcome {
+    let mut reply = Reply::new(format!(
+        "<?xml version=\"1.0\"?>\n<{element} xmlns=\"{NS}\">{inner}</{element}>"
+    ))
+    .status(status);
     for (k, v) in headers {
-        if let (Ok(k), Ok(v)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            r.headers_mut().insert(k, v);
-        }
+        reply = reply.header(k, v);
     }
-    r
+    Ok(reply)
 }
 
-/// CloudFront's answer when the sandbox could not save its state.
-fn internal(e: &StoreError) -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalFailure",
-        &e.to_string(),
-    )
+fn no_content() -> Outcome {
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-fn no_content() -> Response {
-    respond(StatusCode::NO_CONTENT, "text/xml", "x-amzn-RequestId", "")
-}
-
-fn no_such_distribution() -> Response {
+fn no_such_distribution<T: From<ServiceError>>() -> T {
     error(
         StatusCode::NOT_FOUND,
         "NoSuchDistribution",
@@ -406,17 +383,11 @@ impl CloudFront {
         }))
     }
 
-    /// Handles a (verified) control-plane request under `/2020-05-31/`.
-    pub fn handle(
-        &self,
-        method: &Method,
-        path: &str,
-        query: Option<&str>,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response {
-        let params: BTreeMap<String, String> =
-            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    /// Handles an (authenticated) control-plane request under `/2020-05-31/`.
+    pub fn handle(&self, input: &Input) -> Outcome {
+        let (method, path, headers) = (&input.method, input.path.as_str(), &input.headers);
+        let body: &[u8] = &input.body;
+        let params = input.params();
         let seg: Vec<&str> = path.trim_matches('/').split('/').skip(1).collect();
         let if_match = headers
             .get(http::header::IF_MATCH)
@@ -502,10 +473,9 @@ impl CloudFront {
             ),
         };
         if let Some(before) = before
-            && resp.status().is_success()
-            && let Err(e) = self.distributions.commit(d, before)
+            && resp.is_ok()
         {
-            return internal(&e);
+            self.distributions.commit(d, before)?;
         }
         resp
     }
@@ -515,7 +485,7 @@ impl CloudFront {
         d: &mut BTreeMap<String, Distribution>,
         params: &BTreeMap<String, String>,
         body: &[u8],
-    ) -> Response {
+    ) -> Outcome {
         let Some(doc) = Element::parse(body) else {
             return malformed();
         };
@@ -527,10 +497,7 @@ impl CloudFront {
         } else {
             (doc, BTreeMap::new())
         };
-        let settings = match Settings::read(&config) {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
+        let settings = Settings::read(&config)?;
         let config_xml = config.inner_xml();
         if let Some(existing) = d.values().find(|x| {
             x.settings()
@@ -566,12 +533,7 @@ impl CloudFront {
         resp
     }
 
-    fn invalidate(
-        &self,
-        d: &mut BTreeMap<String, Distribution>,
-        id: &str,
-        body: &[u8],
-    ) -> Response {
+    fn invalidate(&self, d: &mut BTreeMap<String, Distribution>, id: &str, body: &[u8]) -> Outcome {
         let Some(x) = d.get_mut(id) else {
             return no_such_distribution();
         };
@@ -820,7 +782,7 @@ fn viewer_error(status: StatusCode, message: &str) -> Response {
     r
 }
 
-fn malformed() -> Response {
+fn malformed<T: From<ServiceError>>() -> T {
     error(
         StatusCode::BAD_REQUEST,
         "MalformedInput",
@@ -828,7 +790,7 @@ fn malformed() -> Response {
     )
 }
 
-fn no_such_resource() -> Response {
+fn no_such_resource<T: From<ServiceError>>() -> T {
     error(
         StatusCode::NOT_FOUND,
         "NoSuchResource",
@@ -878,7 +840,7 @@ fn tagging(
     d: &mut BTreeMap<String, Distribution>,
     params: &BTreeMap<String, String>,
     body: &[u8],
-) -> Response {
+) -> Outcome {
     let Some(id) = by_arn(d, params).map(|x| x.id.clone()) else {
         return no_such_resource();
     };
@@ -907,7 +869,7 @@ fn tagging(
     }
 }
 
-fn list(d: &BTreeMap<String, Distribution>, params: &BTreeMap<String, String>) -> Response {
+fn list(d: &BTreeMap<String, Distribution>, params: &BTreeMap<String, String>) -> Outcome {
     let max: usize = params
         .get("MaxItems")
         .and_then(|m| m.parse().ok())
@@ -942,7 +904,7 @@ fn list(d: &BTreeMap<String, Distribution>, params: &BTreeMap<String, String>) -
 }
 
 /// Checks `If-Match` against the distribution's ETag.
-fn precondition(x: &Distribution, if_match: Option<String>) -> Result<(), Response> {
+fn precondition(x: &Distribution, if_match: Option<String>) -> Result<(), ServiceError> {
     match if_match {
         None => Err(error(
             StatusCode::BAD_REQUEST,
@@ -963,20 +925,15 @@ fn update(
     id: &str,
     if_match: Option<String>,
     body: &[u8],
-) -> Response {
+) -> Outcome {
     let Some(x) = d.get_mut(id) else {
         return no_such_distribution();
     };
-    if let Err(r) = precondition(x, if_match) {
-        return r;
-    }
+    precondition(x, if_match)?;
     let Some(config) = Element::parse(body) else {
         return malformed();
     };
-    let settings = match Settings::read(&config) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let settings = Settings::read(&config)?;
     if x.settings()
         .is_some_and(|old| old.caller_reference != settings.caller_reference)
     {
@@ -997,13 +954,11 @@ fn update(
     )
 }
 
-fn delete(d: &mut BTreeMap<String, Distribution>, id: &str, if_match: Option<String>) -> Response {
+fn delete(d: &mut BTreeMap<String, Distribution>, id: &str, if_match: Option<String>) -> Outcome {
     let Some(x) = d.get(id) else {
         return no_such_distribution();
     };
-    if let Err(r) = precondition(x, if_match) {
-        return r;
-    }
+    precondition(x, if_match)?;
     if x.settings().is_some_and(|s| s.enabled) || x.status() != "Deployed" {
         return error(
             StatusCode::CONFLICT,

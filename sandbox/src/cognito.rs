@@ -28,11 +28,10 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::credentials::{CognitoIdentity, SandboxSecrets, unix_now};
-use crate::sigv4::{self, AuthFailure, Expect};
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::wire::{respond, string_map, xml_escape};
 
-const JSON_11: &str = "application/x-amz-json-1.1";
 /// The login provider name of Facebook.
 pub const FACEBOOK: &str = "graph.facebook.com";
 /// The provider name of Cognito's own OpenID tokens.
@@ -62,41 +61,26 @@ pub struct Cognito {
     state: Store<State>,
 }
 
-fn error(code: &str, message: &str) -> Response {
-    respond(
-        StatusCode::BAD_REQUEST,
-        JSON_11,
-        "x-amzn-RequestId",
-        json!({"__type": code, "message": message}).to_string(),
-    )
+/// A Cognito Identity error: 400 (the door gives it the envelope).
+fn fail(code: &str, message: &str) -> ServiceError {
+    ServiceError::bad_request(code, message)
 }
 
-/// Cognito's answer when the sandbox could not save its state.
-fn internal(e: &StoreError) -> Response {
-    respond(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        JSON_11,
-        "x-amzn-RequestId",
-        json!({"__type": "InternalErrorException", "message": e.to_string()}).to_string(),
-    )
+fn error(code: &str, message: &str) -> Outcome {
+    Err(fail(code, message))
 }
 
-fn not_authorized(message: &str) -> Response {
-    error("NotAuthorizedException", message)
+/// `NotAuthorizedException`: observed with HTTP 400 (AWS-BEHAVIOUR §7).
+fn denied(message: &str) -> ServiceError {
+    fail("NotAuthorizedException", message)
 }
 
-fn ok(v: Value) -> Response {
-    respond(StatusCode::OK, JSON_11, "x-amzn-RequestId", v.to_string())
+fn not_authorized(message: &str) -> Outcome {
+    Err(denied(message))
 }
 
-fn auth_error(failure: &AuthFailure) -> Response {
-    let code = failure.exception_code();
-    respond(
-        StatusCode::FORBIDDEN,
-        JSON_11,
-        "x-amzn-RequestId",
-        json!({"__type": code, "message": failure.message()}).to_string(),
-    )
+fn ok(v: Value) -> Outcome {
+    Ok(Reply::json(&v))
 }
 
 /// What a signed token says.
@@ -181,32 +165,22 @@ impl Cognito {
         )
     }
 
-    /// Handles one Cognito Identity request.
-    pub fn handle(
-        &self,
-        target: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response {
+    /// Whether the operation a request names is one AWS serves unsigned.
+    pub fn is_unsigned(headers: &HeaderMap) -> bool {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let op = target.trim_start_matches("AWSCognitoIdentityService.");
-        let unsigned = matches!(op, "GetId" | "GetCredentialsForIdentity" | "GetOpenIdToken");
-        if !unsigned
-            && let Err(f) = sigv4::verify(
-                "POST",
-                path_and_query,
-                headers,
-                body,
-                &self.secrets,
-                Expect {
-                    regions: &[self.region.as_str()],
-                    service: "cognito-identity",
-                },
-            )
-        {
-            return auth_error(&f);
-        }
-        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        matches!(op, "GetId" | "GetCredentialsForIdentity" | "GetOpenIdToken")
+    }
+
+    /// Handles one Cognito Identity request (signed unless
+    /// [`Cognito::is_unsigned`]).
+    pub fn handle(&self, input: &Input) -> Outcome {
+        let target = input.header("x-amz-target").unwrap_or_default();
+        let op = target.trim_start_matches("AWSCognitoIdentityService.");
+        let req = input.json()?;
         let mut state = self.state.lock();
         let before = state.clone();
         let pool_id = req["IdentityPoolId"]
@@ -288,7 +262,7 @@ impl Cognito {
                     return missing_pool();
                 };
                 match self.login_of(pool, &req["Logins"]) {
-                    Err(resp) => resp,
+                    Err(e) => Err(e),
                     Ok(None) if !pool.allow_unauthenticated => not_authorized(
                         "Unauthenticated access is not supported for this identity pool.",
                     ),
@@ -365,10 +339,7 @@ impl Cognito {
                         &format!("Identity '{identity}' not found."),
                     );
                 };
-                let login = match self.login_of(&pool, &req["Logins"]) {
-                    Ok(l) => l,
-                    Err(resp) => return resp,
-                };
+                let login = self.login_of(&pool, &req["Logins"])?;
                 let (role_key, provider) = match &login {
                     Some((key, provider)) if pool.identities.get(key) == Some(&identity) => {
                         ("authenticated", provider.clone())
@@ -423,7 +394,7 @@ impl Cognito {
                 &format!("the sandbox's Cognito Identity has no operation {other}"),
             ),
         };
-        if response.status().is_success()
+        if response.is_ok()
             && !matches!(
                 op,
                 "DescribeIdentityPool"
@@ -431,9 +402,8 @@ impl Cognito {
                     | "GetIdentityPoolRoles"
                     | "GetCredentialsForIdentity"
             )
-            && let Err(e) = self.state.commit(&mut state, before)
         {
-            return internal(&e);
+            self.state.commit(&mut state, before)?;
         }
         response
     }
@@ -445,7 +415,7 @@ impl Cognito {
         &self,
         pool: &Pool,
         logins: &Value,
-    ) -> Result<Option<(String, Option<String>)>, Response> {
+    ) -> Result<Option<(String, Option<String>)>, ServiceError> {
         let Some(map) = logins.as_object().filter(|m| !m.is_empty()) else {
             return Ok(None);
         };
@@ -454,15 +424,13 @@ impl Cognito {
         match provider.as_str() {
             FACEBOOK => {
                 let Some(app) = pool.providers.get(FACEBOOK) else {
-                    return Err(not_authorized(
+                    return Err(denied(
                         "Token is not from a supported provider of this identity pool.",
                     ));
                 };
-                let claims = self
-                    .open_token("fbsandbox", token)
-                    .map_err(not_authorized)?;
+                let claims = self.open_token("fbsandbox", token).map_err(denied)?;
                 if claims.aud != *app {
-                    return Err(not_authorized(
+                    return Err(denied(
                         "Invalid login token. Token is not for this identity pool's Facebook app.",
                     ));
                 }
@@ -472,15 +440,15 @@ impl Cognito {
                 )))
             }
             COGNITO_OIDC => {
-                let claims = self.open_token("cognito", token).map_err(not_authorized)?;
+                let claims = self.open_token("cognito", token).map_err(denied)?;
                 if claims.aud != pool.id {
-                    return Err(not_authorized(
+                    return Err(denied(
                         "Invalid login token. Token is not for this identity pool.",
                     ));
                 }
                 Ok(Some((format!("oidc:{}", claims.sub), None)))
             }
-            _ => Err(not_authorized(
+            _ => Err(denied(
                 "Invalid login token. Not a valid OpenId Connect identity token.",
             )),
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use axum::response::Response;
+use crate::door::ServiceError;
 use http::StatusCode;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -77,13 +77,13 @@ pub struct Iam {
     state: Store<IamState>,
 }
 
-type Outcome = Result<Option<String>, Response>;
+type Outcome = Result<Option<String>, ServiceError>;
 
-fn err(status: StatusCode, code: &str, message: impl AsRef<str>) -> Response {
-    IAM.error(status, code, message.as_ref())
+fn err(status: StatusCode, code: &str, message: impl AsRef<str>) -> ServiceError {
+    ServiceError::new(status, code, message.as_ref())
 }
 
-fn no_such_role(name: &str) -> Response {
+fn no_such_role(name: &str) -> ServiceError {
     err(
         StatusCode::NOT_FOUND,
         "NoSuchEntity",
@@ -98,7 +98,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
-fn valid_policy(doc: &str) -> Result<(), Response> {
+fn valid_policy(doc: &str) -> Result<(), ServiceError> {
     match serde_json::from_str::<serde_json::Value>(doc) {
         Ok(v) if v.get("Statement").is_some() => Ok(()),
         Ok(_) => Err(err(
@@ -160,18 +160,12 @@ impl Iam {
         allowed
     }
 
-    fn save(&self, state: &IamState) -> Result<(), Response> {
-        self.state.save(state).map_err(|e| {
-            err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ServiceFailure",
-                e.to_string(),
-            )
-        })
+    fn save(&self, state: &IamState) -> Result<(), ServiceError> {
+        Ok(self.state.save(state)?)
     }
 
     /// Serves one IAM action.
-    pub fn handle(&self, req: &QueryRequest) -> Response {
+    pub fn handle(&self, req: &QueryRequest) -> crate::door::Outcome {
         let action = req.action().to_owned();
         let mut state = self.state.lock();
         let before = state.clone();
@@ -182,11 +176,11 @@ impl Iam {
         }
         match outcome {
             Ok(result) => IAM.ok(&action, result),
-            Err(resp) => resp,
+            Err(e) => Err(e),
         }
     }
 
-    fn role_name(req: &QueryRequest) -> Result<&str, Response> {
+    fn role_name(req: &QueryRequest) -> Result<&str, ServiceError> {
         req.get("RoleName").ok_or_else(|| {
             err(StatusCode::BAD_REQUEST, "ValidationError", "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
         })

@@ -19,6 +19,7 @@ pub mod cognito;
 pub mod control;
 pub mod credentials;
 pub mod dns;
+pub mod door;
 pub mod dynamodb;
 pub mod edge;
 pub mod glob;

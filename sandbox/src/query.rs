@@ -1,13 +1,12 @@
-//! The awsQuery protocol IAM and STS speak: form-encoded requests, XML
-//! responses and `ErrorResponse` errors in each service's namespace.
+//! The awsQuery protocol IAM and STS speak: form-encoded requests and XML
+//! results in each service's namespace (errors: the door's encoder).
 
 use std::collections::HashMap;
 
-use axum::response::Response;
 use http::StatusCode;
 
-use crate::sigv4::AuthFailure;
-use crate::wire::{request_id, respond, xml_escape};
+use crate::door::{Outcome, Reply, ServiceError};
+use crate::wire::{request_id, xml_escape};
 
 /// A parsed awsQuery request: `Action` and its parameters.
 #[derive(Debug, Clone, Default)]
@@ -68,53 +67,20 @@ pub const STS: Protocol = Protocol {
 impl Protocol {
     /// `<ActionResponse><ActionResult>result</ActionResult>…` (no Result
     /// element when `result` is `None`).
-    pub fn ok(&self, action: &str, result: Option<String>) -> Response {
+    pub fn ok(&self, action: &str, result: Option<String>) -> Outcome {
         let id = request_id();
         let result = result
             .map(|r| format!("<{action}Result>{r}</{action}Result>"))
             .unwrap_or_default();
-        let body = format!(
+        Ok(Reply::new(format!(
             "<{action}Response xmlns=\"{}\">{result}<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{action}Response>",
             self.namespace
-        );
-        respond(StatusCode::OK, "text/xml", "x-amzn-RequestId", body)
+        )))
     }
 
-    pub fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
-        let kind = if status.is_server_error() {
-            "Receiver"
-        } else {
-            "Sender"
-        };
-        let body = format!(
-            "<ErrorResponse xmlns=\"{}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            self.namespace,
-            xml_escape(code),
-            xml_escape(message),
-            request_id()
-        );
-        respond(status, "text/xml", "x-amzn-RequestId", body)
-    }
-
-    /// The answer to a request that failed SigV4 (all 403 for IAM and STS).
-    pub fn auth_error(&self, failure: &AuthFailure) -> Response {
-        let code = match failure {
-            AuthFailure::Missing => "MissingAuthenticationToken",
-            AuthFailure::Incomplete(_) => "IncompleteSignature",
-            AuthFailure::UnknownKey => "InvalidClientTokenId",
-            AuthFailure::ExpiredToken => "ExpiredToken",
-            AuthFailure::BadSignature
-            | AuthFailure::Skew(_)
-            | AuthFailure::WrongScope(_)
-            | AuthFailure::BodyHash => "SignatureDoesNotMatch",
-        };
-        let message = match failure {
-            AuthFailure::UnknownKey => {
-                "The security token included in the request is invalid".to_owned()
-            }
-            other => other.message(),
-        };
-        self.error(StatusCode::FORBIDDEN, code, &message)
+    /// An error; the door gives it the `ErrorResponse` envelope.
+    pub fn error(&self, status: StatusCode, code: &str, message: &str) -> Outcome {
+        Err(ServiceError::new(status, code, message))
     }
 }
 

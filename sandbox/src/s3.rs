@@ -15,12 +15,12 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
+use crate::credentials::ACCOUNT_ID;
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::dynamodb::policy::{statements, strings};
 use crate::lambda::percent_decode;
-use crate::sigv4::{self, AuthFailure, Expect};
 use crate::store::Store;
-use crate::wire::{http_date, request_id, xml_escape};
+use crate::wire::{http_date, xml_escape};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Object {
@@ -85,104 +85,34 @@ impl PublicAccessBlock {
 pub struct S3 {
     region: String,
     dir: PathBuf,
-    secrets: std::sync::Arc<SandboxSecrets>,
     buckets: Store<BTreeMap<String, Bucket>>,
 }
 
-/// An S3 error: root `<Error>`, no namespace.
-fn error(status: StatusCode, code: &str, message: &str, extra: &str) -> Response {
-    let id = request_id();
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message>{extra}<RequestId>{id}</RequestId><HostId>{id}</HostId></Error>",
-        xml_escape(message)
-    );
-    xml(status, body)
+/// An S3 error with its extra members (the door gives it S3's root
+/// `<Error>` without namespace).
+fn error(status: StatusCode, code: &str, message: &str, extra: &[(&str, &str)]) -> Outcome {
+    let mut e = ServiceError::new(status, code, message);
+    for (name, value) in extra {
+        e = e.with(*name, *value);
+    }
+    Err(e)
 }
 
-fn xml(status: StatusCode, body: String) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    h.insert(
-        http::header::DATE,
-        HeaderValue::from_str(&http_date()).expect("date"),
-    );
-    h.insert(
-        "x-amz-request-id",
-        HeaderValue::from_str(&request_id()).expect("uuid"),
-    );
-    h.insert("x-amz-id-2", HeaderValue::from_static("sandbox"));
-    resp
+fn xml(status: StatusCode, body: String) -> Outcome {
+    Ok(Reply::new(body).status(status))
 }
 
-fn empty(status: StatusCode) -> Response {
-    let mut r = xml(status, String::new());
-    r.headers_mut().remove(http::header::CONTENT_TYPE);
-    r
+fn empty(status: StatusCode) -> Outcome {
+    Ok(Reply::empty(status))
 }
 
-fn no_bucket(name: &str) -> Response {
+fn no_bucket(name: &str) -> Outcome {
     error(
         StatusCode::NOT_FOUND,
         "NoSuchBucket",
         "The specified bucket does not exist",
-        &format!("<BucketName>{}</BucketName>", xml_escape(name)),
+        &[("BucketName", name)],
     )
-}
-
-fn auth_error(failure: &AuthFailure, headers: &HeaderMap) -> Response {
-    match failure {
-        AuthFailure::Missing => error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied", ""),
-        AuthFailure::UnknownKey => error(
-            StatusCode::FORBIDDEN,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-            "",
-        ),
-        AuthFailure::ExpiredToken => error(
-            StatusCode::BAD_REQUEST,
-            "ExpiredToken",
-            "The provided token has expired.",
-            "",
-        ),
-        AuthFailure::Skew(_) => {
-            let time = headers
-                .get("x-amz-date")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            error(
-                StatusCode::FORBIDDEN,
-                "RequestTimeTooSkewed",
-                "The difference between the request time and the current time is too large.",
-                &format!(
-                    "<RequestTime>{}</RequestTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>",
-                    xml_escape(time)
-                ),
-            )
-        }
-        AuthFailure::WrongScope(m) => error(
-            StatusCode::BAD_REQUEST,
-            "AuthorizationHeaderMalformed",
-            m,
-            "",
-        ),
-        AuthFailure::Incomplete(m) => error(
-            StatusCode::BAD_REQUEST,
-            "AuthorizationHeaderMalformed",
-            m,
-            "",
-        ),
-        _ => error(
-            StatusCode::FORBIDDEN,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-            "",
-        ),
-    }
 }
 
 /// Values of `<tag>` elements in a small XML document.
@@ -258,17 +188,12 @@ fn iso(t: i64) -> String {
 }
 
 impl S3 {
-    pub fn open(
-        region: &str,
-        dir: PathBuf,
-        secrets: std::sync::Arc<SandboxSecrets>,
-    ) -> anyhow::Result<Self> {
+    pub fn open(region: &str, dir: PathBuf) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.join("data"))?;
         Ok(S3 {
             region: region.to_owned(),
             buckets: Store::open(dir.join("buckets.json"))?,
             dir,
-            secrets,
         })
     }
 
@@ -375,28 +300,12 @@ impl S3 {
     }
 
     /// Serves one REST API request (path-style).
-    pub fn handle(
-        &self,
-        method: &Method,
-        path: &str,
-        query: Option<&str>,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> Response {
-        if let Err(f) = sigv4::verify(
-            method.as_str(),
-            path_and_query,
-            headers,
-            &body,
-            &self.secrets,
-            Expect {
-                regions: &[self.region.as_str()],
-                service: "s3",
-            },
-        ) {
-            return auth_error(&f, headers);
-        }
+    /// Serves one (authenticated) REST API request (path-style).
+    pub fn handle(&self, input: &Input) -> Outcome {
+        let (method, headers) = (&input.method, &input.headers);
+        let query = input.query.as_deref();
+        let path = input.path.as_str();
+        let body = input.body.clone();
         let body = if headers
             .get("x-amz-content-sha256")
             .and_then(|v| v.to_str().ok())
@@ -409,7 +318,7 @@ impl S3 {
                         StatusCode::BAD_REQUEST,
                         "IncompleteBody",
                         "The aws-chunked body could not be decoded",
-                        "",
+                        &[],
                     );
                 }
             }
@@ -453,7 +362,7 @@ impl S3 {
                             StatusCode::BAD_REQUEST,
                             "InvalidArgument",
                             "The IndexDocument Suffix is not well formed",
-                            "",
+                            &[],
                         );
                     };
                     let error_doc = xml_values(&xml_values(&text, "ErrorDocument").join(""), "Key")
@@ -490,7 +399,7 @@ impl S3 {
                     StatusCode::NOT_FOUND,
                     "NoSuchWebsiteConfiguration",
                     "The specified bucket does not have a website configuration",
-                    "",
+                    &[],
                 ),
                 None => no_bucket(bucket),
             },
@@ -517,7 +426,7 @@ impl S3 {
                     StatusCode::NOT_FOUND,
                     "NoSuchPublicAccessBlockConfiguration",
                     "The public access block configuration was not found",
-                    &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                    &[("BucketName", bucket)],
                 ),
                 None => no_bucket(bucket),
             },
@@ -541,7 +450,7 @@ impl S3 {
                     &format!(
                         "User: arn:aws:iam::{ACCOUNT_ID}:root is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{bucket}\" because public policies are blocked by the BlockPublicPolicy block public access setting."
                     ),
-                    "",
+                    &[],
                 )
             }
             ("PUT", true) if has("policy") => match buckets.get_mut(bucket) {
@@ -554,7 +463,7 @@ impl S3 {
                         StatusCode::BAD_REQUEST,
                         "MalformedPolicy",
                         "Policies must be valid JSON and the first byte must be '{'",
-                        "",
+                        &[],
                     ),
                 },
                 None => no_bucket(bucket),
@@ -562,19 +471,12 @@ impl S3 {
             ("GET", true) if has("policy") => match buckets.get(bucket) {
                 Some(Bucket {
                     policy: Some(p), ..
-                }) => {
-                    let mut r = xml(StatusCode::OK, p.clone());
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
-                    r
-                }
+                }) => Ok(Reply::new(p.clone()).content_type("application/json")),
                 Some(_) => error(
                     StatusCode::NOT_FOUND,
                     "NoSuchBucketPolicy",
                     "The bucket policy does not exist",
-                    "",
+                    &[],
                 ),
                 None => no_bucket(bucket),
             },
@@ -599,7 +501,7 @@ impl S3 {
                     StatusCode::NOT_FOUND,
                     "NoSuchTagSet",
                     "The TagSet does not exist",
-                    "",
+                    &[],
                 ),
                 Some(b) => {
                     let tags: String = b
@@ -652,7 +554,7 @@ impl S3 {
                         StatusCode::BAD_REQUEST,
                         "InvalidBucketName",
                         "The specified bucket is not valid.",
-                        &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                        &[("BucketName", bucket)],
                     );
                 }
                 let constraint = xml_values(&text, "LocationConstraint")
@@ -666,7 +568,7 @@ impl S3 {
                         &format!(
                             "The {constraint} location constraint is incompatible for the region specific endpoint this request was sent to."
                         ),
-                        "",
+                        &[],
                     );
                 }
                 if buckets.contains_key(bucket) {
@@ -674,7 +576,7 @@ impl S3 {
                         StatusCode::CONFLICT,
                         "BucketAlreadyOwnedByYou",
                         "Your previous request to create the named bucket succeeded and you already own it.",
-                        &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                        &[("BucketName", bucket)],
                     );
                 }
                 buckets.insert(
@@ -685,22 +587,11 @@ impl S3 {
                         ..Default::default()
                     },
                 );
-                let mut r = empty(StatusCode::OK);
-                r.headers_mut().insert(
-                    http::header::LOCATION,
-                    HeaderValue::from_str(&format!("/{bucket}"))
-                        .unwrap_or(HeaderValue::from_static("/")),
-                );
-                r
+                Ok(Reply::empty(StatusCode::OK).header("location", format!("/{bucket}")))
             }
             ("HEAD", true) => match buckets.get(bucket) {
                 Some(_) => {
-                    let mut r = empty(StatusCode::OK);
-                    r.headers_mut().insert(
-                        "x-amz-bucket-region",
-                        HeaderValue::from_str(&self.region).expect("ASCII"),
-                    );
-                    r
+                    Ok(Reply::empty(StatusCode::OK).header("x-amz-bucket-region", &self.region))
                 }
                 None => empty(StatusCode::NOT_FOUND),
             },
@@ -709,7 +600,7 @@ impl S3 {
                     StatusCode::CONFLICT,
                     "BucketNotEmpty",
                     "The bucket you tried to delete is not empty",
-                    &format!("<BucketName>{}</BucketName>", xml_escape(bucket)),
+                    &[("BucketName", bucket)],
                 ),
                 Some(_) => {
                     buckets.remove(bucket);
@@ -730,7 +621,7 @@ impl S3 {
                             StatusCode::INTERNAL_SERVER_ERROR,
                             "InternalError",
                             &e.to_string(),
-                            "",
+                            &[],
                         );
                     }
                     let metadata = headers
@@ -758,12 +649,7 @@ impl S3 {
                             metadata,
                         },
                     );
-                    let mut r = empty(StatusCode::OK);
-                    r.headers_mut().insert(
-                        http::header::ETAG,
-                        HeaderValue::from_str(&digest).expect("hex"),
-                    );
-                    r
+                    Ok(Reply::empty(StatusCode::OK).header("etag", &digest))
                 }
                 None => no_bucket(bucket),
             },
@@ -777,42 +663,27 @@ impl S3 {
                             StatusCode::NOT_FOUND,
                             "NoSuchKey",
                             "The specified key does not exist.",
-                            &format!("<Key>{}</Key>", xml_escape(&key)),
+                            &[("Key", &key)],
                         )
                     }
                 }
                 Some(Some(o)) => {
                     let data =
                         std::fs::read(self.dir.join("data").join(&o.file)).unwrap_or_default();
-                    let mut r = Response::new(if *method == Method::HEAD {
-                        Body::empty()
+                    let data = if *method == Method::HEAD {
+                        Vec::new()
                     } else {
-                        Body::from(data)
-                    });
-                    let h = r.headers_mut();
-                    h.insert(
-                        http::header::CONTENT_TYPE,
-                        HeaderValue::from_str(&o.content_type)
-                            .unwrap_or(HeaderValue::from_static("binary/octet-stream")),
-                    );
-                    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(o.size));
-                    h.insert(
-                        http::header::ETAG,
-                        HeaderValue::from_str(&o.etag).expect("hex"),
-                    );
-                    h.insert(
-                        http::header::LAST_MODIFIED,
-                        HeaderValue::from_str(&http_date()).expect("date"),
-                    );
+                        data
+                    };
+                    let mut r = Reply::new(data)
+                        .content_type(&o.content_type)
+                        .header("content-length", o.size.to_string())
+                        .header("etag", &o.etag)
+                        .header("last-modified", http_date());
                     for (k, v) in &o.metadata {
-                        if let (Ok(n), Ok(v)) = (
-                            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
-                            HeaderValue::from_str(v),
-                        ) {
-                            h.insert(n, v);
-                        }
+                        r = r.header(format!("x-amz-meta-{k}"), v);
                     }
-                    r
+                    Ok(r)
                 }
             },
             ("DELETE", false) => match buckets.get_mut(bucket) {
@@ -828,19 +699,13 @@ impl S3 {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 "The specified method is not allowed against this resource.",
-                "",
+                &[],
             ),
         };
         if let Some(before) = before
-            && response.status().is_success()
-            && let Err(e) = self.buckets.commit(&mut buckets, before)
+            && response.is_ok()
         {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                &e.to_string(),
-                "",
-            );
+            self.buckets.commit(&mut buckets, before)?;
         }
         response
     }
@@ -852,7 +717,7 @@ fn md5_like(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
 }
 
-fn list_objects(bucket: &str, b: &Bucket, params: &BTreeMap<String, String>) -> Response {
+fn list_objects(bucket: &str, b: &Bucket, params: &BTreeMap<String, String>) -> Outcome {
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let max = params
         .get("max-keys")

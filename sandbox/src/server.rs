@@ -21,14 +21,14 @@ use crate::apigateway::dataplane::Authorizer;
 use crate::cognito::Cognito;
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
 use crate::credentials::SandboxSecrets;
+use crate::door::{self, Destination, ServiceError};
 use crate::dynamodb::Dynamo;
 use crate::dynamodb::meta::Meta;
 use crate::dynamodb::replication::{Peer, Replicator, Settings};
 use crate::iam::Iam;
 use crate::lambda::Lambda;
-use crate::query::{IAM, QueryRequest, STS};
+use crate::query::QueryRequest;
 use crate::s3::S3;
-use crate::sigv4::{self, Expect};
 use crate::topology::{GLOBAL, Layout, Topology};
 use crate::wire::respond;
 
@@ -276,15 +276,7 @@ impl RegionProcess {
             data.join("replication-settings.json"),
             peers,
         );
-        let dynamo = Dynamo::start(
-            region,
-            db,
-            meta,
-            secrets.clone(),
-            replicator.clone(),
-            controls,
-        )
-        .await?;
+        let dynamo = Dynamo::start(region, db, meta, replicator.clone(), controls).await?;
         replicator.refresh();
         let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
         let role_exists: crate::lambda::RoleCheck = Arc::new(move |arn: String| {
@@ -300,7 +292,7 @@ impl RegionProcess {
             secrets.clone(),
             role_exists,
         )?;
-        let acm = Arc::new(Acm::open(region, data.join("acm.json"), secrets.clone())?);
+        let acm = Arc::new(Acm::open(region, data.join("acm.json"))?);
         let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
         tokio::spawn(acm.clone().validate_forever(
             Duration::from_millis(250),
@@ -340,7 +332,7 @@ impl RegionProcess {
                 data.join("cognito.json"),
                 secrets_for_cognito.clone(),
             )?,
-            s3: S3::open(region, data.join("s3"), secrets_for_cognito)?,
+            s3: S3::open(region, data.join("s3"))?,
         })
     }
 
@@ -420,52 +412,56 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return crate::dynamodb::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "com.amazon.coral.service#RequestEntityTooLarge",
-                "Request entity too large",
-            );
+            let mut e = too_large();
+            e.code = "com.amazon.coral.service#RequestEntityTooLarge".into();
+            return door::DYNAMODB.respond(Err(e));
         }
     };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.") {
-        return p
-            .dynamo
-            .handle(parts.method.as_str(), path_and_query, &parts.headers, body)
-            .await;
-    }
-    if target.starts_with("AWSCognitoIdentityService.") {
-        return p
-            .cognito
-            .handle(target, path_and_query, &parts.headers, &body);
-    }
-    if sigv4::scope(&parts.headers).is_some_and(|s| s.service == "s3") {
-        return p.s3.handle(
-            &parts.method,
-            &path,
-            parts.uri.query(),
-            path_and_query,
-            &parts.headers,
-            body,
-        );
+    let destination = door::identify(&parts.method, &path, &parts.headers);
+    let regions = [p.region.as_str()];
+    let p = &*p;
+    let door = |service, signed| door::Request {
+        service,
+        regions: &regions,
+        parts: &parts,
+        body: body.clone(),
+        secrets: &p.secrets,
+        signed,
+    };
+    match destination {
+        Some(Destination::DynamoDb) => {
+            return door(door::DYNAMODB, true)
+                .serve(|input| async move { p.dynamo.handle(&input).await })
+                .await;
+        }
+        Some(Destination::CognitoIdentity) => {
+            let signed = !Cognito::is_unsigned(&parts.headers);
+            return door(door::COGNITO_IDENTITY, signed)
+                .serve(|input| async move { p.cognito.handle(&input) })
+                .await;
+        }
+        Some(Destination::S3) => {
+            return door(door::S3, true)
+                .serve(|input| async move { p.s3.handle(&input) })
+                .await;
+        }
+        Some(Destination::Acm) => {
+            return door(door::ACM, true)
+                .serve(|input| async move { p.acm.handle(&input) })
+                .await;
+        }
+        _ => {}
     }
     if path.starts_with("/sandbox/facebook") {
         return p
             .cognito
             .facebook(&parts.method, &path, parts.uri.query(), &body);
     }
-    if target.starts_with("CertificateManager.") {
-        return p.acm.handle(target, path_and_query, &parts.headers, &body);
-    }
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     if let Some(resp) = p
         .apigateway
         .serve(
@@ -484,18 +480,19 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
     if let Some((bucket, key)) = p.s3.website_target(&parts.method, &path, &parts.headers) {
         return p.s3.website(&parts.method, &bucket, &key);
     }
-    if crate::lambda::is_lambda_path(&path) {
-        return p
-            .lambda
-            .handle(&parts.method, &path, path_and_query, &parts.headers, body)
-            .await;
+    match destination {
+        Some(Destination::Lambda) => {
+            door(door::LAMBDA, true)
+                .serve(|input| async move { p.lambda.handle(input).await })
+                .await
+        }
+        Some(Destination::ApiGateway) => {
+            door(door::APIGATEWAY, true)
+                .serve(|input| async move { p.apigateway.handle(&input) })
+                .await
+        }
+        _ => unknown_service(&parts.method, &path),
     }
-    if ApiGateway::is_control_path(&path) {
-        return p
-            .apigateway
-            .handle(&parts.method, &path, path_and_query, &parts.headers, body);
-    }
-    unknown_service(&parts.method, &path)
 }
 
 fn unknown_service(method: &Method, path: &str) -> Response {
@@ -593,115 +590,62 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return IAM.error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "Request entity too large",
-            );
-        }
+        Err(_) => return door::IAM.respond(Err(too_large())),
     };
-    // Route 53 and CloudFront: global REST-XML services signed for
-    // us-east-1, as on AWS.
-    let rest_xml = if path.starts_with("/2013-04-01/") {
-        Some((
-            "route53",
-            crate::route53::error as fn(StatusCode, &str, &str) -> Response,
-        ))
-    } else if path.starts_with("/2020-05-31/") {
-        Some((
-            "cloudfront",
-            crate::cloudfront::error as fn(StatusCode, &str, &str) -> Response,
-        ))
-    } else {
-        None
-    };
-    if let Some((service, error)) = rest_xml {
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let expect = Expect {
-            regions: &["us-east-1"],
-            service,
-        };
-        if let Err(failure) = sigv4::verify(
-            parts.method.as_str(),
-            path_and_query,
-            &parts.headers,
-            &body,
-            &g.secrets,
-            expect,
-        ) {
-            let code = match failure {
-                sigv4::AuthFailure::Missing => "MissingAuthenticationToken",
-                sigv4::AuthFailure::Incomplete(_) => "IncompleteSignature",
-                sigv4::AuthFailure::UnknownKey => "InvalidClientTokenId",
-                sigv4::AuthFailure::ExpiredToken => "ExpiredToken",
-                _ => "SignatureDoesNotMatch",
-            };
-            return error(StatusCode::FORBIDDEN, code, &failure.message());
-        }
-        return match service {
-            "route53" => g
-                .route53
-                .handle(&parts.method, &path, parts.uri.query(), &body),
-            _ => g.cloudfront.handle(
-                &parts.method,
-                &path,
-                parts.uri.query(),
-                &parts.headers,
-                &body,
-            ),
-        };
-    }
-    let query = QueryRequest::parse(&body, parts.uri.query());
-    // The service: the SigV4 scope's, else the awsQuery API version.
-    let service = sigv4::scope(&parts.headers)
-        .map(|s| s.service)
-        .unwrap_or_else(|| match query.get("Version") {
-            Some("2011-06-15") => "sts".to_owned(),
-            _ => "iam".to_owned(),
-        });
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let destination = door::identify(&parts.method, &path, &parts.headers).or_else(|| {
+        // Unsigned awsQuery: the API version names the service.
+        let query = QueryRequest::parse(&body, parts.uri.query());
+        Some(match query.get("Version") {
+            Some("2011-06-15") => Destination::Sts,
+            _ => Destination::Iam,
+        })
+    });
+    let g = &*g;
     let mut sts_regions: Vec<&str> = g.topology.regions.iter().map(|e| e.name.as_str()).collect();
     sts_regions.push("us-east-1");
-    let (protocol, expect) = match service.as_str() {
-        // IAM is global and signed for us-east-1, as on AWS.
-        "iam" => (
-            IAM,
-            Expect {
-                regions: &["us-east-1"],
-                service: "iam",
-            },
-        ),
-        "sts" => (
-            STS,
-            Expect {
-                regions: &sts_regions,
-                service: "sts",
-            },
-        ),
+    // IAM, Route 53 and CloudFront are global and signed for us-east-1,
+    // as on AWS; STS answers in every region.
+    let (service, regions): (door::Service, &[&str]) = match destination {
+        Some(Destination::Route53) => (door::ROUTE53, &["us-east-1"]),
+        Some(Destination::CloudFront) => (door::CLOUDFRONT, &["us-east-1"]),
+        Some(Destination::Iam) => (door::IAM, &["us-east-1"]),
+        Some(Destination::Sts) => (door::STS, &sts_regions),
         _ => return unknown_service(&parts.method, &path),
     };
-    let verified = match sigv4::verify(
-        parts.method.as_str(),
-        path_and_query,
-        &parts.headers,
-        &body,
-        &g.secrets,
-        expect,
-    ) {
-        Ok(v) => v,
-        Err(failure) => return protocol.auth_error(&failure),
+    let request = door::Request {
+        service,
+        regions,
+        parts: &parts,
+        body,
+        secrets: &g.secrets,
+        signed: true,
     };
-    match service.as_str() {
-        "iam" => g.iam.handle(&query),
-        _ => crate::sts::handle(&query, &verified.principal, &g.secrets, &g.iam),
-    }
+    request
+        .serve(|input| async move {
+            match destination {
+                Some(Destination::Route53) => g.route53.handle(&input),
+                Some(Destination::CloudFront) => g.cloudfront.handle(&input),
+                Some(Destination::Iam) => g
+                    .iam
+                    .handle(&QueryRequest::parse(&input.body, input.query.as_deref())),
+                _ => {
+                    let caller = input.caller.as_ref().expect("STS requests are signed");
+                    crate::sts::handle(
+                        &QueryRequest::parse(&input.body, input.query.as_deref()),
+                        &caller.principal,
+                        &g.secrets,
+                        &g.iam,
+                    )
+                }
+            }
+        })
+        .await
+}
+
+fn too_large() -> ServiceError {
+    ServiceError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        "Request entity too large",
+    )
 }

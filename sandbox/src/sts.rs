@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use axum::response::Response;
 use http::StatusCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::{ACCOUNT_ID, Principal, SandboxSecrets};
+use crate::door::Outcome;
 use crate::iam::Iam;
 use crate::query::{QueryRequest, STS, el};
 
@@ -17,7 +17,7 @@ pub fn handle(
     caller: &Principal,
     secrets: &SandboxSecrets,
     iam: &Iam,
-) -> Response {
+) -> Outcome {
     match req.action() {
         "GetCallerIdentity" => {
             let user_id = match caller {

@@ -24,7 +24,7 @@ use super::{ApiGateway, Resource};
 use crate::credentials::{ACCOUNT_ID, Principal};
 use crate::lambda::runtime::Outcome;
 use crate::lambda::{BoxFuture, InvokeError, Lambda, percent_decode};
-use crate::sigv4::{self, AuthFailure, Expect};
+use crate::sigv4::AuthFailure;
 
 /// Asks the sandbox's IAM whether a role may perform an action on a resource.
 pub type Authorizer = Arc<dyn Fn(String, String, String) -> BoxFuture<bool> + Send + Sync>;
@@ -285,16 +285,14 @@ impl ApiGateway {
         );
         let mut principal = None;
         if auth == "AWS_IAM" {
-            let verified = sigv4::verify(
-                method.as_str(),
+            let verified = crate::door::authenticate(
+                crate::door::EXECUTE_API,
+                &[self.region.as_str()],
+                method,
                 path_and_query,
                 headers,
                 &body,
                 &self.secrets,
-                Expect {
-                    regions: &[self.region.as_str()],
-                    service: "execute-api",
-                },
             );
             match verified {
                 Ok(v) => principal = Some(v.principal),

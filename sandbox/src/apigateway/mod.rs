@@ -8,19 +8,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::response::Response;
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::acm::Acm;
 use crate::credentials::SandboxSecrets;
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::lambda::percent_decode;
-use crate::sigv4::{self, AuthFailure, Expect};
 use crate::store::{Store, StoreError};
-use crate::wire::{respond, string_map};
+use crate::wire::string_map;
 
 /// Route 53 hosted-zone ids of regional API Gateway endpoints (AWS-BEHAVIOUR §6).
 pub fn regional_zone_id(region: &str) -> &'static str {
@@ -109,35 +107,13 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// An API Gateway control-plane error.
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut resp = respond(
-        status,
-        "application/json",
-        "x-amzn-RequestId",
-        json!({"message": message}).to_string(),
-    );
-    resp.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_str(code).expect("ASCII"),
-    );
-    resp.headers_mut().insert(
-        "x-amz-apigw-id",
-        HeaderValue::from_str(&dataplane::apigw_id()).expect("ASCII"),
-    );
-    resp
+/// An API Gateway control-plane error (the door sends
+/// `x-amzn-ErrorType`, `x-amz-apigw-id` and the body).
+pub fn error(status: StatusCode, code: &str, message: &str) -> Outcome {
+    Err(ServiceError::new(status, code, message))
 }
 
-/// API Gateway's answer when the sandbox could not save its state.
-fn internal(e: &StoreError) -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalFailure",
-        &e.to_string(),
-    )
-}
-
-fn not_found() -> Response {
+fn not_found() -> Outcome {
     error(
         StatusCode::NOT_FOUND,
         "NotFoundException",
@@ -145,30 +121,16 @@ fn not_found() -> Response {
     )
 }
 
-fn bad(message: &str) -> Response {
+fn bad(message: &str) -> Outcome {
     error(StatusCode::BAD_REQUEST, "BadRequestException", message)
 }
 
-fn conflict(message: &str) -> Response {
+fn conflict(message: &str) -> Outcome {
     error(StatusCode::CONFLICT, "ConflictException", message)
 }
 
-fn ok(status: StatusCode, v: Value) -> Response {
-    respond(
-        status,
-        "application/json",
-        "x-amzn-RequestId",
-        v.to_string(),
-    )
-}
-
-fn auth_error(failure: &AuthFailure) -> Response {
-    let code = failure.exception_code();
-    let message = match failure {
-        AuthFailure::Missing => "Missing Authentication Token".to_owned(),
-        f => f.message(),
-    };
-    error(StatusCode::FORBIDDEN, code, &message)
+fn ok(status: StatusCode, v: Value) -> Outcome {
+    Ok(Reply::json(&v).status(status))
 }
 
 impl Resource {
@@ -255,28 +217,10 @@ impl ApiGateway {
             || path.starts_with("/tags/")
     }
 
-    pub fn handle(
-        &self,
-        method: &Method,
-        path: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> Response {
-        if let Err(f) = sigv4::verify(
-            method.as_str(),
-            path_and_query,
-            headers,
-            &body,
-            &self.secrets,
-            Expect {
-                regions: &[self.region.as_str()],
-                service: "apigateway",
-            },
-        ) {
-            return auth_error(&f);
-        }
-        let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    /// Serves one (authenticated) control-plane request.
+    pub fn handle(&self, input: &Input) -> Outcome {
+        let (method, path) = (&input.method, input.path.as_str());
+        let req = input.json()?;
         let seg: Vec<String> = path
             .trim_matches('/')
             .split('/')
@@ -290,12 +234,12 @@ impl ApiGateway {
         self.state
             .change(
                 |state| self.route(method.as_str(), &seg, &req, state),
-                |response| mutating && response.status().is_success(),
+                |response| mutating && response.is_ok(),
             )
-            .unwrap_or_else(|e| internal(&e))
+            .unwrap_or_else(|e| Err(e.into()))
     }
 
-    fn route(&self, method: &str, seg: &[&str], req: &Value, s: &mut State) -> Response {
+    fn route(&self, method: &str, seg: &[&str], req: &Value, s: &mut State) -> Outcome {
         match (method, seg) {
             ("POST", ["restapis"]) => {
                 let Some(name) = req["name"].as_str() else {
@@ -590,9 +534,7 @@ impl ApiGateway {
                     tags: string_map(&req["tags"]),
                     mappings: BTreeMap::new(),
                 };
-                if let Err(e) = self.acm.set_in_use(cert, &name, true) {
-                    return internal(&e);
-                }
+                self.acm.set_in_use(cert, &name, true)?;
                 let v = domain.json(&self.region);
                 s.domains.insert(name, domain);
                 ok(StatusCode::CREATED, v)
@@ -607,9 +549,7 @@ impl ApiGateway {
                 .map_or_else(not_found, |d| ok(StatusCode::OK, d.json(&self.region))),
             ("DELETE", ["domainnames", name]) => match s.domains.remove(*name) {
                 Some(d) => {
-                    if let Err(e) = self.acm.set_in_use(&d.certificate_arn, &d.name, false) {
-                        return internal(&e);
-                    }
+                    self.acm.set_in_use(&d.certificate_arn, &d.name, false)?;
                     ok(StatusCode::ACCEPTED, json!({}))
                 }
                 None => not_found(),
@@ -675,7 +615,7 @@ impl ApiGateway {
         rest: &[&str],
         req: &Value,
         res: &mut Resource,
-    ) -> Response {
+    ) -> Outcome {
         let m = m.to_ascii_uppercase();
         match (verb, rest) {
             ("PUT", []) => {

@@ -12,22 +12,18 @@ pub mod replication;
 
 use std::sync::Arc;
 
-use axum::response::Response;
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::control::{ControlClient, ReplicaCreate};
-use crate::credentials::{ACCOUNT_ID, Principal, REPLICATION_SERVICE, SandboxSecrets};
-use crate::sigv4::{self, AuthFailure, Expect};
-use crate::wire::respond;
+use crate::credentials::{ACCOUNT_ID, Principal, REPLICATION_SERVICE};
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use meta::Meta;
 use replication::Replicator;
 
 const JSON_10: &str = "application/x-amz-json-1.0";
 const DDB: &str = "com.amazonaws.dynamodb.v20120810#";
-const CORAL: &str = "com.amazon.coral.service#";
 /// The global-table version the sandbox implements.
 pub const GLOBAL_TABLE_VERSION: &str = "2019.11.21";
 
@@ -44,16 +40,13 @@ const WRITES: &[&str] = &[
     "ExecuteTransaction",
 ];
 
-/// A DynamoDB error in the awsJson1_0 envelope.
-pub fn error(status: StatusCode, type_: &str, message: impl AsRef<str>) -> Response {
-    let body = json!({"__type": type_, "message": message.as_ref()}).to_string();
-    let mut resp = respond(status, JSON_10, "x-amzn-requestid", body.clone());
-    resp.headers_mut()
-        .insert("x-amz-crc32", crc_header(body.as_bytes()));
-    resp
+/// A DynamoDB error (the door gives it the awsJson1_0 envelope); as an
+/// [`Outcome`] or a [`ServiceError`], whichever the caller returns.
+fn error<T: From<ServiceError>>(status: StatusCode, type_: &str, message: impl AsRef<str>) -> T {
+    ServiceError::new(status, type_, message.as_ref()).into()
 }
 
-fn validation(message: impl AsRef<str>) -> Response {
+fn validation<T: From<ServiceError>>(message: impl AsRef<str>) -> T {
     error(
         StatusCode::BAD_REQUEST,
         "com.amazon.coral.validate#ValidationException",
@@ -61,7 +54,7 @@ fn validation(message: impl AsRef<str>) -> Response {
     )
 }
 
-fn not_found(message: impl AsRef<str>) -> Response {
+fn not_found<T: From<ServiceError>>(message: impl AsRef<str>) -> T {
     error(
         StatusCode::BAD_REQUEST,
         &format!("{DDB}ResourceNotFoundException"),
@@ -69,25 +62,11 @@ fn not_found(message: impl AsRef<str>) -> Response {
     )
 }
 
-fn internal(message: impl AsRef<str>) -> Response {
+fn internal<T: From<ServiceError>>(message: impl AsRef<str>) -> T {
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
         &format!("{DDB}InternalServerError"),
         message,
-    )
-}
-
-fn crc_header(body: &[u8]) -> HeaderValue {
-    HeaderValue::from_str(&crc32fast::hash(body).to_string()).expect("digits")
-}
-
-/// DynamoDB's answer to a request that failed SigV4 (all HTTP 400).
-pub fn auth_error(failure: &AuthFailure) -> Response {
-    let code = failure.exception_code();
-    error(
-        StatusCode::BAD_REQUEST,
-        &format!("{CORAL}{code}"),
-        failure.message(),
     )
 }
 
@@ -98,7 +77,6 @@ pub struct Dynamo {
     internal: String,
     http: reqwest::Client,
     pub meta: Arc<Meta>,
-    secrets: Arc<SandboxSecrets>,
     pub replicator: Arc<Replicator>,
     peers: Vec<(String, ControlClient)>,
 }
@@ -132,7 +110,6 @@ impl Dynamo {
         region: &str,
         db: dynoxide::Database,
         meta: Arc<Meta>,
-        secrets: Arc<SandboxSecrets>,
         replicator: Arc<Replicator>,
         peers: Vec<(String, ControlClient)>,
     ) -> anyhow::Result<Self> {
@@ -147,39 +124,20 @@ impl Dynamo {
                 .pool_max_idle_per_host(64)
                 .build()?,
             meta,
-            secrets,
             replicator,
             peers,
         })
     }
 
-    /// Serves one DynamoDB or DynamoDB Streams request.
-    pub async fn handle(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> Response {
-        let verified = match sigv4::verify(
-            method,
-            path_and_query,
-            headers,
-            &body,
-            &self.secrets,
-            Expect {
-                regions: &[self.region.as_str()],
-                service: "dynamodb",
-            },
-        ) {
-            Ok(v) => v,
-            Err(failure) => return auth_error(&failure),
-        };
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+    /// Serves one (authenticated) DynamoDB or DynamoDB Streams request.
+    pub async fn handle(&self, input: &Input) -> Outcome {
+        let principal = input
+            .caller
+            .as_ref()
+            .map(|c| c.principal.clone())
+            .unwrap_or(Principal::Operator);
+        let body = &input.body;
+        let target = input.header("x-amz-target").unwrap_or_default().to_owned();
         let op = target.rsplit('.').next().unwrap_or_default();
         // Item operations pass through untouched: parsing their bodies here
         // would only slow the hot path.
@@ -188,15 +146,15 @@ impl Dynamo {
                 op,
                 "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems"
             )
-            || verified.principal == Principal::ReplicationService;
+            || principal == Principal::ReplicationService;
         let request: Value = if inspected {
-            serde_json::from_slice(&body).unwrap_or(Value::Null)
+            input.json()?
         } else {
             Value::Null
         };
 
-        if let Some(resp) = self.check_replication_access(op, &request, &verified.principal) {
-            return resp;
+        if let Some(e) = self.check_replication_access(op, &request, &principal) {
+            return Err(e);
         }
         match op {
             "UpdateTable" if request.get("ReplicaUpdates").is_some() => {
@@ -207,9 +165,9 @@ impl Dynamo {
             "GetResourcePolicy" => self.get_policy(&request),
             "DeleteResourcePolicy" => self.delete_policy(&request),
             "DescribeTable" | "UpdateTable" | "CreateTable" => {
-                let (status, mut value) = match self.forward_json(&target, &body).await {
+                let (status, mut value) = match self.forward_json(&target, body).await {
                     Ok(r) => r,
-                    Err(resp) => return resp,
+                    Err(e) => return Err(e),
                 };
                 if status.is_success() {
                     for field in ["Table", "TableDescription"] {
@@ -222,9 +180,9 @@ impl Dynamo {
             }
             "GetRecords" => {
                 let _gate = self.replicator.gate.read().await;
-                let (status, mut value) = match self.forward_json(&target, &body).await {
+                let (status, mut value) = match self.forward_json(&target, body).await {
                     Ok(r) => r,
-                    Err(resp) => return resp,
+                    Err(e) => return Err(e),
                 };
                 if status.is_success() {
                     self.mark_replicated(&request, &mut value);
@@ -233,9 +191,9 @@ impl Dynamo {
             }
             op if WRITES.contains(&op) => {
                 let _gate = self.replicator.gate.read().await;
-                self.forward(&target, &body).await
+                self.forward(&target, body).await
             }
-            _ => self.forward(&target, &body).await,
+            _ => self.forward(&target, body).await,
         }
     }
 
@@ -258,7 +216,7 @@ impl Dynamo {
         &self,
         target: &str,
         body: &[u8],
-    ) -> Result<(StatusCode, String), Response> {
+    ) -> Result<(StatusCode, String), ServiceError> {
         let resp = self
             .http
             .post(&self.internal)
@@ -273,42 +231,40 @@ impl Dynamo {
             .body(self.client_to_engine(body))
             .send()
             .await
-            .map_err(|e| internal(format!("the DynamoDB engine did not answer: {e}")))?;
+            .map_err(|e| {
+                internal::<ServiceError>(format!("the DynamoDB engine did not answer: {e}"))
+            })?;
         let status = StatusCode::from_u16(resp.status().as_u16())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| internal(format!("the DynamoDB engine's answer was cut: {e}")))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            internal::<ServiceError>(format!("the DynamoDB engine's answer was cut: {e}"))
+        })?;
         Ok((status, self.engine_to_client(&bytes)))
     }
 
-    async fn forward(&self, target: &str, body: &[u8]) -> Response {
-        match self.call_engine(target, body).await {
-            Ok((status, text)) => self.raw_response(status, text),
-            Err(resp) => resp,
-        }
+    async fn forward(&self, target: &str, body: &[u8]) -> Outcome {
+        let (status, text) = self.call_engine(target, body).await?;
+        self.raw_response(status, text)
     }
 
     async fn forward_json(
         &self,
         target: &str,
         body: &[u8],
-    ) -> Result<(StatusCode, Value), Response> {
+    ) -> Result<(StatusCode, Value), ServiceError> {
         let (status, text) = self.call_engine(target, body).await?;
-        let value = serde_json::from_str(&text)
-            .map_err(|e| internal(format!("the engine's answer is not JSON: {e}")))?;
+        let value = serde_json::from_str(&text).map_err(|e| {
+            internal::<ServiceError>(format!("the engine's answer is not JSON: {e}"))
+        })?;
         Ok((status, value))
     }
 
-    fn raw_response(&self, status: StatusCode, text: String) -> Response {
-        let crc = crc_header(text.as_bytes());
-        let mut resp = respond(status, JSON_10, "x-amzn-requestid", text);
-        resp.headers_mut().insert("x-amz-crc32", crc);
-        resp
+    /// The engine's answer, success or error, as it gave it.
+    fn raw_response(&self, status: StatusCode, text: String) -> Outcome {
+        Ok(Reply::new(text).status(status))
     }
 
-    fn json_response(&self, status: StatusCode, value: &Value) -> Response {
+    fn json_response(&self, status: StatusCode, value: &Value) -> Outcome {
         self.raw_response(status, value.to_string())
     }
 
@@ -380,7 +336,7 @@ impl Dynamo {
         op: &str,
         request: &Value,
         principal: &Principal,
-    ) -> Option<Response> {
+    ) -> Option<ServiceError> {
         if *principal != Principal::ReplicationService {
             return None;
         }
@@ -418,7 +374,7 @@ impl Dynamo {
 
     // --- resource policies ---
 
-    fn policy_target(&self, request: &Value) -> Result<String, Response> {
+    fn policy_target(&self, request: &Value) -> Result<String, ServiceError> {
         let arn = request["ResourceArn"].as_str().unwrap_or_default();
         let Some(rest) = arn.strip_prefix(&arn_prefix(&self.region)) else {
             return Err(validation(format!(
@@ -433,11 +389,8 @@ impl Dynamo {
         Ok(arn.to_owned())
     }
 
-    fn put_policy(&self, request: &Value) -> Response {
-        let arn = match self.policy_target(request) {
-            Ok(a) => a,
-            Err(r) => return r,
-        };
+    fn put_policy(&self, request: &Value) -> Outcome {
+        let arn = self.policy_target(request)?;
         let Some(document) = request["Policy"].as_str() else {
             return validation(
                 "1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null",
@@ -467,11 +420,8 @@ impl Dynamo {
         self.json_response(StatusCode::OK, &json!({"RevisionId": revision}))
     }
 
-    fn get_policy(&self, request: &Value) -> Response {
-        let arn = match self.policy_target(request) {
-            Ok(a) => a,
-            Err(r) => return r,
-        };
+    fn get_policy(&self, request: &Value) -> Outcome {
+        let arn = self.policy_target(request)?;
         match self.meta.policy(&arn) {
             Ok(Some((policy, revision))) => self.json_response(
                 StatusCode::OK,
@@ -486,11 +436,8 @@ impl Dynamo {
         }
     }
 
-    fn delete_policy(&self, request: &Value) -> Response {
-        let arn = match self.policy_target(request) {
-            Ok(a) => a,
-            Err(r) => return r,
-        };
+    fn delete_policy(&self, request: &Value) -> Outcome {
+        let arn = self.policy_target(request)?;
         match self.meta.policy(&arn) {
             Ok(Some(_)) => {}
             Ok(None) => {
@@ -512,7 +459,7 @@ impl Dynamo {
 
     // --- tables and replicas ---
 
-    async fn delete_table(&self, target: &str, request: Value) -> Response {
+    async fn delete_table(&self, target: &str, request: Value) -> Outcome {
         let name = table_name_of(request["TableName"].as_str().unwrap_or_default()).to_owned();
         let replicas = self.meta.replicas(&name).unwrap_or_default();
         if replicas.iter().any(|r| r.region != self.region) {
@@ -531,7 +478,7 @@ impl Dynamo {
             .await
         {
             Ok(r) => r,
-            Err(resp) => return resp,
+            Err(e) => return Err(e),
         };
         if status.is_success() {
             let _ = self.meta.forget_table(&name);
@@ -546,9 +493,10 @@ impl Dynamo {
         self.json_response(status, &value)
     }
 
-    fn describe_engine(&self, table: &str) -> Result<Value, Response> {
-        let request = serde_json::from_value(json!({"TableName": table}))
-            .map_err(|e| validation(e.to_string().trim_start_matches("VALIDATION:").trim()))?;
+    fn describe_engine(&self, table: &str) -> Result<Value, ServiceError> {
+        let request = serde_json::from_value(json!({"TableName": table})).map_err(|e| {
+            validation::<ServiceError>(e.to_string().trim_start_matches("VALIDATION:").trim())
+        })?;
         match self.db.describe_table(request) {
             Ok(resp) => {
                 Ok(serde_json::to_value(resp).expect("responses serialise")["Table"].clone())
@@ -560,7 +508,7 @@ impl Dynamo {
         }
     }
 
-    async fn update_replicas(&self, mut request: Value) -> Response {
+    async fn update_replicas(&self, mut request: Value) -> Outcome {
         let table = table_name_of(request["TableName"].as_str().unwrap_or_default()).to_owned();
         let updates = request["ReplicaUpdates"]
             .as_array()
@@ -568,7 +516,7 @@ impl Dynamo {
             .unwrap_or_default();
         let mut desc = match self.describe_engine(&table) {
             Ok(d) => d,
-            Err(r) => return r,
+            Err(e) => return Err(e),
         };
         // Anything else in the same call goes to the engine first.
         if let Some(obj) = request.as_object_mut() {
@@ -583,7 +531,7 @@ impl Dynamo {
                         desc = value["TableDescription"].clone()
                     }
                     Ok((status, value)) => return self.json_response(status, &value),
-                    Err(r) => return r,
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -599,13 +547,11 @@ impl Dynamo {
                     "ReplicaUpdates entries need one of Create, Update or Delete",
                 ))
             };
-            if let Err(resp) = outcome {
-                return resp;
-            }
+            outcome?;
         }
         let mut desc = match self.describe_engine(&table) {
             Ok(d) => d,
-            Err(r) => return r,
+            Err(e) => return Err(e),
         };
         self.describe_replicas(&mut desc);
         self.json_response(StatusCode::OK, &json!({"TableDescription": desc}))
@@ -620,7 +566,7 @@ impl Dynamo {
         table: &str,
         desc: &Value,
         region: &str,
-    ) -> Result<(), Response> {
+    ) -> Result<(), ServiceError> {
         let Some(peer) = self.peer(region) else {
             return Err(validation(format!(
                 "Region {region} is not a valid replica region for this sandbox (it runs {})",
@@ -635,7 +581,7 @@ impl Dynamo {
         let members = self
             .meta
             .replicas(table)
-            .map_err(|e| internal(e.to_string()))?;
+            .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         if members.iter().any(|r| r.region == region) {
             return Err(validation(format!(
                 "Failed to create a the new replica of table with name: '{table}' because one or more replicas already existed as tables."
@@ -653,7 +599,7 @@ impl Dynamo {
                 let enable = json!({"TableName": table, "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}});
                 self.db
                     .update_table(serde_json::from_value(enable).expect("valid request"))
-                    .map_err(|e| internal(e.to_string()))?;
+                    .map_err(|e| internal::<ServiceError>(e.to_string()))?;
             }
             Some(other) => {
                 return Err(validation(format!(
@@ -681,7 +627,7 @@ impl Dynamo {
             definition,
         })
         .await
-        .map_err(|e| {
+        .map_err(|e| -> ServiceError {
             if e.to_string().contains("already exists") {
                 validation(format!(
                     "Failed to create a the new replica of table with name: '{table}' because one or more replicas already existed as tables."
@@ -693,11 +639,11 @@ impl Dynamo {
         if members.is_empty() {
             self.meta
                 .set_replica(table, &self.region, "ACTIVE")
-                .map_err(|e| internal(e.to_string()))?;
+                .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         }
         self.meta
             .set_replica(table, region, "CREATING")
-            .map_err(|e| internal(e.to_string()))?;
+            .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         for (other, client) in &self.peers {
             if other != region && regions.contains(other) {
                 let _ = client.replica_status(table, region, "CREATING").await;
@@ -707,11 +653,11 @@ impl Dynamo {
         Ok(())
     }
 
-    async fn delete_replica(&self, table: &str, region: &str) -> Result<(), Response> {
+    async fn delete_replica(&self, table: &str, region: &str) -> Result<(), ServiceError> {
         let members = self
             .meta
             .replicas(table)
-            .map_err(|e| internal(e.to_string()))?;
+            .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         if region == self.region || !members.iter().any(|r| r.region == region) {
             return Err(validation(
                 "Update global table operation failed because one or more replicas were not part of the global table",
@@ -719,17 +665,17 @@ impl Dynamo {
         }
         let peer = self
             .peer(region)
-            .ok_or_else(|| validation(format!("unknown region {region}")))?;
-        peer.delete_replica(table)
-            .await
-            .map_err(|e| internal(format!("could not delete the replica in {region}: {e}")))?;
+            .ok_or_else(|| validation::<ServiceError>(format!("unknown region {region}")))?;
+        peer.delete_replica(table).await.map_err(|e| {
+            internal::<ServiceError>(format!("could not delete the replica in {region}: {e}"))
+        })?;
         self.meta
             .remove_replica(table, region)
-            .map_err(|e| internal(e.to_string()))?;
+            .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         let rest = self
             .meta
             .replicas(table)
-            .map_err(|e| internal(e.to_string()))?;
+            .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         for (other, client) in &self.peers {
             if other != region && rest.iter().any(|r| &r.region == other) {
                 let _ = client.replica_status(table, region, "DELETED").await;
@@ -738,7 +684,7 @@ impl Dynamo {
         if rest.iter().all(|r| r.region == self.region) {
             self.meta
                 .forget_table(table)
-                .map_err(|e| internal(e.to_string()))?;
+                .map_err(|e| internal::<ServiceError>(e.to_string()))?;
         }
         self.replicator.refresh();
         Ok(())

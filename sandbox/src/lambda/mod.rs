@@ -11,21 +11,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
-use crate::sigv4::{self, AuthFailure, Expect};
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::store::{Store, StoreError};
-use crate::wire::respond;
-use runtime::{LaunchSpec, Outcome, PlaceError, Pool};
+use runtime::{LaunchSpec, PlaceError, Pool};
 
 /// How long a new function stays `Pending`, and an update `InProgress`:
 /// long enough that clients must use the waiters, as on AWS.
@@ -75,33 +73,18 @@ fn now_lambda() -> String {
         .unwrap_or_default()
 }
 
-/// A Lambda error: `x-amzn-ErrorType` and a JSON body. AWS spells the
-/// message key `Message` for 404s and `message` for most others.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let key = if status == StatusCode::NOT_FOUND {
-        "Message"
-    } else {
-        "message"
-    };
-    let body = json!({"Type": "User", key: message}).to_string();
-    let mut resp = respond(status, "application/json", "x-amzn-RequestId", body);
-    resp.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_str(code).expect("codes are ASCII"),
-    );
-    resp
+/// A Lambda error (the door sends `x-amzn-ErrorType` and the body); as
+/// an [`Outcome`] or a [`ServiceError`], whichever the caller returns.
+fn error<T: From<ServiceError>>(status: StatusCode, code: &str, message: &str) -> T {
+    ServiceError::new(status, code, message).into()
 }
 
 /// Lambda's answer when the sandbox could not save its state.
-fn internal(e: &StoreError) -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "ServiceException",
-        &e.to_string(),
-    )
+fn internal(e: StoreError) -> ServiceError {
+    e.into()
 }
 
-fn invalid(message: &str) -> Response {
+fn invalid<T: From<ServiceError>>(message: &str) -> T {
     error(
         StatusCode::BAD_REQUEST,
         "InvalidParameterValueException",
@@ -109,34 +92,8 @@ fn invalid(message: &str) -> Response {
     )
 }
 
-/// Lambda's answer to a request that failed SigV4 (all 403).
-pub fn auth_error(failure: &AuthFailure) -> Response {
-    let code = failure.exception_code();
-    let message = match failure {
-        AuthFailure::Missing => "Missing Authentication Token".to_owned(),
-        other => other.message(),
-    };
-    let body = json!({"message": message}).to_string();
-    let mut resp = respond(
-        StatusCode::FORBIDDEN,
-        "application/json",
-        "x-amzn-RequestId",
-        body,
-    );
-    resp.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_str(code).expect("ASCII"),
-    );
-    resp
-}
-
-fn ok(status: StatusCode, body: &Value) -> Response {
-    respond(
-        status,
-        "application/json",
-        "x-amzn-RequestId",
-        body.to_string(),
-    )
+fn ok(status: StatusCode, body: &Value) -> Outcome {
+    Ok(Reply::json(body).status(status))
 }
 
 /// Whether `path` is a Lambda API path.
@@ -211,8 +168,8 @@ impl Lambda {
 
     /// Persists the functions, changed from `before`; a failure undoes
     /// the change and is Lambda's `ServiceException`.
-    fn commit(&self, stored: &mut Stored, before: Stored) -> Result<(), Response> {
-        self.state.commit(stored, before).map_err(|e| internal(&e))
+    fn commit(&self, stored: &mut Stored, before: Stored) -> Result<(), ServiceError> {
+        self.state.commit(stored, before).map_err(internal)
     }
 
     fn pool(&self, name: &str) -> Arc<Pool> {
@@ -224,35 +181,12 @@ impl Lambda {
             .clone()
     }
 
-    /// Serves one Lambda API request.
-    pub async fn handle(
-        self: &Arc<Self>,
-        method: &Method,
-        path: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> Response {
-        let verified = sigv4::verify(
-            method.as_str(),
-            path_and_query,
-            headers,
-            &body,
-            &self.secrets,
-            Expect {
-                regions: &[self.region.as_str()],
-                service: "lambda",
-            },
-        );
-        if let Err(failure) = verified {
-            return auth_error(&failure);
-        }
+    /// Serves one (authenticated) Lambda API request.
+    pub async fn handle(self: &Arc<Self>, input: Input) -> Outcome {
+        let (method, path) = (&input.method, input.path.as_str());
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let request: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).unwrap_or(Value::Null)
-        };
+        let request = input.json()?;
+        let (headers, body) = (&input.headers, input.body.clone());
         match (method.as_str(), segments.as_slice()) {
             ("POST", ["2015-03-31", "functions"]) => self.create(request).await,
             ("GET", ["2015-03-31", "functions"]) => self.list(),
@@ -297,7 +231,7 @@ impl Lambda {
         }
     }
 
-    fn not_found(&self, name: &str) -> Response {
+    fn not_found<T: From<ServiceError>>(&self, name: &str) -> T {
         error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -306,9 +240,13 @@ impl Lambda {
     }
 
     /// Unpacks a base64 zip into a code directory; returns (sha256 b64, size, dir).
-    fn store_code(&self, name: &str, zip_b64: &str) -> Result<(String, u64, PathBuf), Response> {
+    fn store_code(
+        &self,
+        name: &str,
+        zip_b64: &str,
+    ) -> Result<(String, u64, PathBuf), ServiceError> {
         let zip = STANDARD.decode(zip_b64).map_err(|_| {
-            invalid(
+            invalid::<ServiceError>(
                 "Could not unzip uploaded file. Please check your file, then try to upload again.",
             )
         })?;
@@ -319,12 +257,12 @@ impl Lambda {
             .join(name)
             .join(hex::encode(&Sha256::digest(&zip)[..8]));
         if !dir.join("bootstrap").exists() {
-            unzip(&zip, &dir).map_err(|e| invalid(&format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})")))?;
+            unzip(&zip, &dir).map_err(|e| invalid::<ServiceError>(&format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})")))?;
         }
         Ok((sha, zip.len() as u64, dir))
     }
 
-    async fn create(self: &Arc<Self>, req: Value) -> Response {
+    async fn create(self: &Arc<Self>, req: Value) -> Outcome {
         let Some(name) = req["FunctionName"].as_str().map(function_name) else {
             return invalid("FunctionName is required");
         };
@@ -362,7 +300,7 @@ impl Lambda {
         };
         let (sha, size, dir) = match self.store_code(&name, zip) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(r) => return Err(r),
         };
         if !dir.join("bootstrap").exists() {
             return invalid(
@@ -407,9 +345,7 @@ impl Lambda {
                     generation: 1,
                 },
             );
-            if let Err(r) = self.commit(&mut s, before) {
-                return r;
-            }
+            self.commit(&mut s, before)?;
         }
         self.settle(&name, |c| {
             c["State"] = json!("Active");
@@ -437,13 +373,13 @@ impl Lambda {
         });
     }
 
-    fn list(&self) -> Response {
+    fn list(&self) -> Outcome {
         let s = self.state.lock();
         let functions: Vec<&Value> = s.functions.values().map(|f| &f.config).collect();
         ok(StatusCode::OK, &json!({"Functions": functions}))
     }
 
-    fn get(&self, name: &str, full: bool) -> Response {
+    fn get(&self, name: &str, full: bool) -> Outcome {
         let s = self.state.lock();
         let Some(f) = s.functions.get(name) else {
             return self.not_found(name);
@@ -462,15 +398,13 @@ impl Lambda {
         ok(StatusCode::OK, &body)
     }
 
-    fn delete(&self, name: &str) -> Response {
+    fn delete(&self, name: &str) -> Outcome {
         let mut s = self.state.lock();
         let before = s.clone();
         let Some(f) = s.functions.remove(name) else {
             return self.not_found(name);
         };
-        if let Err(r) = self.commit(&mut s, before) {
-            return r;
-        }
+        self.commit(&mut s, before)?;
         drop(s);
         if let Some(pool) = self
             .pools
@@ -483,20 +417,15 @@ impl Lambda {
         if let Some(parent) = f.code_dir.parent() {
             let _ = std::fs::remove_dir_all(parent);
         }
-        respond(
-            StatusCode::NO_CONTENT,
-            "application/json",
-            "x-amzn-RequestId",
-            "",
-        )
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
     }
 
     /// Starts an update: refuses while one is in progress (409), as AWS.
     fn begin_update(
         &self,
         name: &str,
-        f: impl FnOnce(&mut Function) -> Result<(), Response>,
-    ) -> Result<Value, Response> {
+        f: impl FnOnce(&mut Function) -> Result<(), ServiceError>,
+    ) -> Result<Value, ServiceError> {
         let mut s = self.state.lock();
         let before = s.clone();
         let Some(func) = s.functions.get_mut(name) else {
@@ -536,14 +465,11 @@ impl Lambda {
         });
     }
 
-    fn update_code(self: &Arc<Self>, name: &str, req: Value) -> Response {
+    fn update_code(self: &Arc<Self>, name: &str, req: Value) -> Outcome {
         let Some(zip) = req["ZipFile"].as_str() else {
             return invalid("ZipFile is required (the sandbox does not read S3 code locations)");
         };
-        let (sha, size, dir) = match self.store_code(name, zip) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
+        let (sha, size, dir) = self.store_code(name, zip)?;
         match self.begin_update(name, |f| {
             f.config["CodeSha256"] = json!(sha);
             f.config["CodeSize"] = json!(size);
@@ -554,11 +480,11 @@ impl Lambda {
                 self.finish_update(name);
                 ok(StatusCode::OK, &config)
             }
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
-    async fn update_configuration(self: &Arc<Self>, name: &str, req: Value) -> Response {
+    async fn update_configuration(self: &Arc<Self>, name: &str, req: Value) -> Outcome {
         if let Some(role) = req["Role"].as_str()
             && !(self.role_exists)(role.to_owned()).await
         {
@@ -584,7 +510,7 @@ impl Lambda {
                 self.finish_update(name);
                 ok(StatusCode::OK, &config)
             }
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
@@ -593,7 +519,7 @@ impl Lambda {
         &self,
         name: &str,
         f: impl FnOnce(&mut Function) -> T,
-    ) -> Result<T, Response> {
+    ) -> Result<T, ServiceError> {
         let mut s = self.state.lock();
         let before = s.clone();
         let out = match s.functions.get_mut(name) {
@@ -605,7 +531,11 @@ impl Lambda {
     }
 
     /// Reads a function.
-    fn read_function<T>(&self, name: &str, f: impl FnOnce(&Function) -> T) -> Result<T, Response> {
+    fn read_function<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Function) -> T,
+    ) -> Result<T, ServiceError> {
         let s = self.state.lock();
         s.functions
             .get(name)
@@ -613,37 +543,32 @@ impl Lambda {
             .ok_or_else(|| self.not_found(name))
     }
 
-    fn put_concurrency(&self, name: &str, req: Value) -> Response {
+    fn put_concurrency(&self, name: &str, req: Value) -> Outcome {
         let Some(n) = req["ReservedConcurrentExecutions"].as_u64() else {
             return invalid("ReservedConcurrentExecutions is required");
         };
         match self.with_function(name, |f| f.reserved_concurrency = Some(n as u32)) {
             Ok(()) => ok(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n})),
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
-    fn get_concurrency(&self, name: &str) -> Response {
+    fn get_concurrency(&self, name: &str) -> Outcome {
         match self.read_function(name, |f| f.reserved_concurrency) {
             Ok(Some(n)) => ok(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n})),
             Ok(None) => ok(StatusCode::OK, &json!({})),
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
-    fn delete_concurrency(&self, name: &str) -> Response {
+    fn delete_concurrency(&self, name: &str) -> Outcome {
         match self.with_function(name, |f| f.reserved_concurrency = None) {
-            Ok(()) => respond(
-                StatusCode::NO_CONTENT,
-                "application/json",
-                "x-amzn-RequestId",
-                "",
-            ),
-            Err(r) => r,
+            Ok(()) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
+            Err(r) => Err(r),
         }
     }
 
-    fn add_permission(&self, name: &str, req: Value) -> Response {
+    fn add_permission(&self, name: &str, req: Value) -> Outcome {
         let (Some(sid), Some(action), Some(principal)) = (
             req["StatementId"].as_str(),
             req["Action"].as_str(),
@@ -678,11 +603,11 @@ impl Lambda {
                 StatusCode::CREATED,
                 &json!({"Statement": statement.to_string()}),
             ),
-            Ok(Err(r)) | Err(r) => r,
+            Ok(Err(r)) | Err(r) => Err(r),
         }
     }
 
-    fn get_policy(&self, name: &str) -> Response {
+    fn get_policy(&self, name: &str) -> Outcome {
         match self.read_function(name, |f| f.policy.clone()) {
             Ok(statements) if statements.is_empty() => error(
                 StatusCode::NOT_FOUND,
@@ -697,28 +622,23 @@ impl Lambda {
                     &json!({"Policy": policy.to_string(), "RevisionId": uuid::Uuid::new_v4().to_string()}),
                 )
             }
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
-    fn remove_permission(&self, name: &str, sid: &str) -> Response {
+    fn remove_permission(&self, name: &str, sid: &str) -> Outcome {
         match self.with_function(name, |f| {
             let before = f.policy.len();
             f.policy.retain(|s| s["Sid"] != sid);
             before != f.policy.len()
         }) {
-            Ok(true) => respond(
-                StatusCode::NO_CONTENT,
-                "application/json",
-                "x-amzn-RequestId",
-                "",
-            ),
+            Ok(true) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
             Ok(false) => error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 &format!("Statement {sid} is not found in resource policy."),
             ),
-            Err(r) => r,
+            Err(r) => Err(r),
         }
     }
 
@@ -785,7 +705,7 @@ impl Lambda {
         &self,
         name: &str,
         payload: Bytes,
-    ) -> Result<(String, Outcome), InvokeError> {
+    ) -> Result<(String, runtime::Outcome), InvokeError> {
         let Some((spec, reserved)) = self.launch_spec(name) else {
             return Err(InvokeError::NotFound);
         };
@@ -814,7 +734,7 @@ impl Lambda {
         name: &str,
         headers: &HeaderMap,
         payload: Bytes,
-    ) -> Response {
+    ) -> Outcome {
         let kind = headers
             .get("x-amz-invocation-type")
             .and_then(|v| v.to_str().ok())
@@ -822,12 +742,7 @@ impl Lambda {
         match kind {
             "DryRun" => {
                 return if self.launch_spec(name).is_some() {
-                    respond(
-                        StatusCode::NO_CONTENT,
-                        "application/json",
-                        "x-amzn-RequestId",
-                        "",
-                    )
+                    Ok(Reply::empty(StatusCode::NO_CONTENT))
                 } else {
                     self.not_found(name)
                 };
@@ -841,52 +756,31 @@ impl Lambda {
                 tokio::spawn(async move {
                     let _ = me.invoke(&name, payload).await;
                 });
-                return respond(
-                    StatusCode::ACCEPTED,
-                    "application/json",
-                    "x-amzn-RequestId",
-                    "",
-                );
+                return Ok(Reply::empty(StatusCode::ACCEPTED));
             }
             "RequestResponse" => {}
             other => return invalid(&format!("Invalid InvocationType: {other}")),
         }
         match self.invoke(name, payload).await {
             Err(InvokeError::NotFound) => self.not_found(name),
-            Err(InvokeError::Throttled) => {
-                let body = json!({"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate Exceeded."});
-                let mut resp = respond(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "application/json",
-                    "x-amzn-RequestId",
-                    body.to_string(),
-                );
-                resp.headers_mut().insert(
-                    "x-amzn-ErrorType",
-                    HeaderValue::from_static("TooManyRequestsException"),
-                );
-                resp
-            }
+            Err(InvokeError::Throttled) => Err(ServiceError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+            )
+            .with(
+                "Reason",
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            )),
             Ok((request_id, outcome)) => {
                 let (payload, function_error) =
                     outcome_payload(&request_id, outcome, self.timeout_of(name));
-                let mut resp = respond(
-                    StatusCode::OK,
-                    "application/json",
-                    "x-amzn-RequestId",
-                    payload,
-                );
-                resp.headers_mut().insert(
-                    "x-amz-executed-version",
-                    HeaderValue::from_static("$LATEST"),
-                );
-                if function_error {
-                    resp.headers_mut().insert(
-                        "x-amz-function-error",
-                        HeaderValue::from_static("Unhandled"),
-                    );
-                }
-                resp
+                let reply = Reply::new(payload).header("x-amz-executed-version", "$LATEST");
+                Ok(if function_error {
+                    reply.header("x-amz-function-error", "Unhandled")
+                } else {
+                    reply
+                })
             }
         }
     }
@@ -901,18 +795,22 @@ pub enum InvokeError {
 
 /// The payload Invoke returns for an outcome, and whether it is a function
 /// error (AWS's `X-Amz-Function-Error: Unhandled`).
-pub fn outcome_payload(request_id: &str, outcome: Outcome, timeout_secs: u64) -> (Bytes, bool) {
+pub fn outcome_payload(
+    request_id: &str,
+    outcome: runtime::Outcome,
+    timeout_secs: u64,
+) -> (Bytes, bool) {
     match outcome {
-        Outcome::Response(body) => (body, false),
-        Outcome::FunctionError(body) => (body, true),
-        Outcome::Timeout => (
+        runtime::Outcome::Response(body) => (body, false),
+        runtime::Outcome::FunctionError(body) => (body, true),
+        runtime::Outcome::Timeout => (
             Bytes::from(
                 json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {timeout_secs}.00 seconds")})
                     .to_string(),
             ),
             true,
         ),
-        Outcome::Crashed(reason) => {
+        runtime::Outcome::Crashed(reason) => {
             let (kind, message) = match reason.split_once(": ") {
                 Some((k, m)) if k.starts_with("Runtime.") => (k.to_owned(), m.to_owned()),
                 _ => ("Runtime.ExitError".to_owned(), reason.clone()),
@@ -985,7 +883,7 @@ mod tests {
 
     #[test]
     fn timeouts_and_crashes_read_as_aws_reports_them() {
-        let (p, err) = outcome_payload("r1", Outcome::Timeout, 1);
+        let (p, err) = outcome_payload("r1", runtime::Outcome::Timeout, 1);
         assert!(err);
         let v: Value = serde_json::from_slice(&p).unwrap();
         assert_eq!(v["errorType"], "Sandbox.Timedout");
@@ -995,7 +893,7 @@ mod tests {
         );
         let (p, _) = outcome_payload(
             "r2",
-            Outcome::Crashed("Runtime exited with error: exit status: 3".into()),
+            runtime::Outcome::Crashed("Runtime exited with error: exit status: 3".into()),
             3,
         );
         let v: Value = serde_json::from_slice(&p).unwrap();

@@ -10,14 +10,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::response::Response;
-use http::{HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::topology::Topology;
-use crate::wire::{request_id, respond, xml_escape};
+use crate::wire::xml_escape;
 use crate::xml::Element;
 
 const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
@@ -175,28 +175,16 @@ pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}{tail}")
 }
 
-/// A Route 53 error in the standard envelope.
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let kind = if status.is_server_error() {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    let body = format!(
-        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{NS}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        xml_escape(message),
-        request_id()
-    );
-    respond(status, "text/xml", "x-amzn-RequestId", body)
+/// A Route 53 error (the door gives it the `ErrorResponse` envelope).
+pub fn error(status: StatusCode, code: &str, message: &str) -> Outcome {
+    Err(ServiceError::new(status, code, message))
 }
 
-fn ok(status: StatusCode, element: &str, inner: String) -> Response {
-    respond(
-        status,
-        "text/xml",
-        "x-amzn-RequestId",
-        format!("<?xml version=\"1.0\"?>\n<{element} xmlns=\"{NS}\">{inner}</{element}>"),
-    )
+fn ok(status: StatusCode, element: &str, inner: String) -> Outcome {
+    Ok(Reply::new(format!(
+        "<?xml version=\"1.0\"?>\n<{element} xmlns=\"{NS}\">{inner}</{element}>"
+    ))
+    .status(status))
 }
 
 /// Lower-cases a DNS name and adds the trailing dot.
@@ -417,30 +405,19 @@ impl Route53 {
         )
     }
 
-    pub fn handle(
-        self: &Arc<Self>,
-        method: &Method,
-        path: &str,
-        query: Option<&str>,
-        body: &[u8],
-    ) -> Response {
-        let params: BTreeMap<String, String> =
-            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    /// Serves one (authenticated) Route 53 API request.
+    pub fn handle(self: &Arc<Self>, input: &Input) -> Outcome {
+        let (method, path) = (&input.method, input.path.as_str());
+        let params = input.params();
         let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let doc = Element::parse(body);
+        let doc = Element::parse(&input.body);
         let resp = self
             .state
             .change(
                 |s| self.route(method.as_str(), &seg, &params, doc.as_ref(), s),
-                |resp| *method != Method::GET && resp.status().is_success(),
+                |resp| *method != Method::GET && resp.is_ok(),
             )
-            .unwrap_or_else(|e| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalFailure",
-                    &e.to_string(),
-                )
-            });
+            .unwrap_or_else(|e| Err(e.into()));
         if path.contains("healthcheck") && *method != Method::GET {
             health::Checkers::sync(self);
         }
@@ -454,7 +431,7 @@ impl Route53 {
         params: &BTreeMap<String, String>,
         doc: Option<&Element>,
         s: &mut State,
-    ) -> Response {
+    ) -> Outcome {
         let bad_input = |m: &str| error(StatusCode::BAD_REQUEST, "InvalidInput", m);
         let no_zone = |id: &str| {
             error(
@@ -519,15 +496,12 @@ impl Route53 {
                     zone.delegation()
                 );
                 s.zones.insert(id.clone(), zone);
-                let mut r = ok(StatusCode::CREATED, "CreateHostedZoneResponse", inner);
-                r.headers_mut().insert(
-                    http::header::LOCATION,
-                    HeaderValue::from_str(&format!(
-                        "https://route53.amazonaws.com/2013-04-01/hostedzone/{id}"
-                    ))
-                    .expect("ASCII"),
-                );
-                r
+                ok(StatusCode::CREATED, "CreateHostedZoneResponse", inner).map(|r| {
+                    r.header(
+                        "location",
+                        format!("https://route53.amazonaws.com/2013-04-01/hostedzone/{id}"),
+                    )
+                })
             }
             ("GET", ["2013-04-01", "hostedzone"]) => {
                 let zones: String = s.zones.values().map(Zone::xml).collect();
@@ -803,15 +777,12 @@ impl Route53 {
                     version: 1,
                 };
                 let x = hc.xml();
-                let mut r = ok(StatusCode::CREATED, "CreateHealthCheckResponse", x);
-                r.headers_mut().insert(
-                    http::header::LOCATION,
-                    HeaderValue::from_str(&format!(
-                        "https://route53.amazonaws.com/2013-04-01/healthcheck/{}",
-                        hc.id
-                    ))
-                    .expect("ASCII"),
+                let location = format!(
+                    "https://route53.amazonaws.com/2013-04-01/healthcheck/{}",
+                    hc.id
                 );
+                let r = ok(StatusCode::CREATED, "CreateHealthCheckResponse", x)
+                    .map(|r| r.header("location", location));
                 s.health_checks.insert(hc.id.clone(), hc);
                 r
             }
