@@ -118,7 +118,7 @@ pub async fn open(config: &Config, options: OpenOptions) -> anyhow::Result<Sessi
                 root: sandbox_dir()?,
                 regions: config.regions().iter().map(|r| r.to_string()).collect(),
                 port,
-                exe: std::env::current_exe()?,
+                serve_command: crate::commands::sandbox::serve_command()?,
                 ready_timeout: Duration::from_secs(15),
             };
             let (sandbox, started) = if options.start_sandbox {

@@ -36,8 +36,11 @@ pub struct StartOptions {
     pub regions: Vec<String>,
     /// 0 picks a free port.
     pub port: u16,
-    /// The `wildrydes` executable to run `sandbox serve` from.
-    pub exe: PathBuf,
+    /// The command that runs one sandbox process (program, then its
+    /// arguments), e.g. the CLI's `[current_exe, "sandbox", "serve"]`; the
+    /// launcher appends `--role`, `--dir`, `--listen-fd` and `--topology`,
+    /// which that command must hand to [`crate::server::serve`].
+    pub serve_command: Vec<std::ffi::OsString>,
     pub ready_timeout: Duration,
 }
 
@@ -282,7 +285,7 @@ pub const EDGE_FD: i32 = 6;
 pub const CDN_FD: i32 = 7;
 
 fn spawn(
-    exe: &Path,
+    serve_command: &[std::ffi::OsString],
     layout: &Layout,
     topology: &Topology,
     name: &str,
@@ -302,8 +305,12 @@ fn spawn(
     };
     let fd = listener.as_raw_fd();
     let extra_fds = extra.map(GlobalSockets::fds);
-    let mut cmd = Command::new(exe);
-    cmd.args(["sandbox", "serve", "--role", &role, "--dir"])
+    let Some((program, prefix)) = serve_command.split_first() else {
+        anyhow::bail!("no command to run sandbox processes with");
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(prefix)
+        .args(["--role", &role, "--dir"])
         .arg(&layout.root)
         .args([
             "--listen-fd",
@@ -353,7 +360,7 @@ fn spawn(
     }
     let child = cmd
         .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", exe.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", Path::new(program).display()))?;
     Ok(child.id())
 }
 
@@ -471,11 +478,25 @@ impl Sandbox {
         Ok(pid)
     }
 
-    /// Starts a killed process again on its address, with its data intact.
+    /// [`Sandbox::revive_with`] through `exe sandbox serve`. Kept only
+    /// for the drill engine's existing call (src/drill is another
+    /// branch's work); new callers pass their command to `revive_with`.
     pub async fn revive(
         &mut self,
         process: &str,
         exe: &Path,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let command = [exe.as_os_str().to_owned(), "sandbox".into(), "serve".into()];
+        self.revive_with(process, &command, timeout).await
+    }
+
+    /// Starts a killed process again on its address, with its data intact,
+    /// running `serve_command` as [`StartOptions::serve_command`] says.
+    pub async fn revive_with(
+        &mut self,
+        process: &str,
+        serve_command: &[std::ffi::OsString],
         timeout: Duration,
     ) -> anyhow::Result<()> {
         let pid = self.pid(process)?;
@@ -499,7 +520,7 @@ impl Sandbox {
             None
         };
         let pid = spawn(
-            exe,
+            serve_command,
             &self.layout,
             &self.state.topology,
             process,
@@ -584,7 +605,7 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
             let running = existing.state.topology.region_names();
             anyhow::ensure!(
                 running == opts.regions,
-                "a sandbox with regions {} is already running at {}; run `wildrydes sandbox stop` first to change regions",
+                "a sandbox with regions {} is already running at {}; stop it first to change regions",
                 running.join(", "),
                 opts.root.display()
             );
@@ -625,7 +646,14 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
         let extra = (name == GLOBAL).then_some(&extra);
-        match spawn(&opts.exe, &layout, &topology, name, listener, extra) {
+        match spawn(
+            &opts.serve_command,
+            &layout,
+            &topology,
+            name,
+            listener,
+            extra,
+        ) {
             Ok(pid) => {
                 pids.insert(name.clone(), pid);
             }

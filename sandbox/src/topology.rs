@@ -141,7 +141,7 @@ impl Layout {
         match std::fs::read_to_string(self.state_file()) {
             Ok(text) => Ok(Some(serde_json::from_str(&text).map_err(|e| {
                 anyhow::anyhow!(
-                    "{} is corrupt ({e}); run `wildrydes sandbox stop` to clean it up",
+                    "{} is corrupt ({e}); stopping the sandbox cleans it up",
                     self.state_file().display()
                 )
             })?)),

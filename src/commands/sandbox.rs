@@ -15,6 +15,16 @@ use wildrydes_sandbox::topology::{Layout, Topology};
 use super::{Outcome, load_config};
 use crate::cli::GlobalArgs;
 
+/// How the launcher runs one sandbox process: this binary's hidden
+/// `sandbox serve` (the sandbox itself knows no command line).
+pub fn serve_command() -> anyhow::Result<Vec<std::ffi::OsString>> {
+    Ok(vec![
+        std::env::current_exe()?.into(),
+        "sandbox".into(),
+        "serve".into(),
+    ])
+}
+
 /// Where sandbox state lives unless `--dir` says otherwise.
 pub const DEFAULT_DIR: &str = ".wildrydes/sandbox";
 
@@ -155,7 +165,7 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
                 root: root.clone(),
                 regions: config.regions().iter().map(|r| r.to_string()).collect(),
                 port: start.port,
-                exe: std::env::current_exe()?,
+                serve_command: serve_command()?,
                 ready_timeout: Duration::from_secs(15),
             };
             let begun = std::time::Instant::now();
@@ -296,11 +306,7 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         SandboxCommand::Revive(p) => {
             let mut sandbox = running(&root)?;
             sandbox
-                .revive(
-                    &p.process,
-                    &std::env::current_exe()?,
-                    Duration::from_secs(15),
-                )
+                .revive_with(&p.process, &serve_command()?, Duration::from_secs(15))
                 .await?;
             println!("revived {}", p.process);
             Ok(Outcome::Success)
