@@ -478,19 +478,6 @@ impl Sandbox {
         Ok(pid)
     }
 
-    /// [`Sandbox::revive_with`] through `exe sandbox serve`. Kept only
-    /// for the drill engine's existing call (src/drill is another
-    /// branch's work); new callers pass their command to `revive_with`.
-    pub async fn revive(
-        &mut self,
-        process: &str,
-        exe: &Path,
-        timeout: Duration,
-    ) -> anyhow::Result<()> {
-        let command = [exe.as_os_str().to_owned(), "sandbox".into(), "serve".into()];
-        self.revive_with(process, &command, timeout).await
-    }
-
     /// Starts a killed process again on its address, with its data intact,
     /// running `serve_command` as [`StartOptions::serve_command`] says.
     pub async fn revive_with(

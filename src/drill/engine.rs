@@ -560,7 +560,11 @@ pub async fn revert(env: &Env, undo: &Undo) -> anyhow::Result<()> {
             })?;
             if *killed {
                 sandbox
-                    .revive(region, &Env::exe()?, Duration::from_secs(30))
+                    .revive_with(
+                        region,
+                        &crate::commands::sandbox::serve_command()?,
+                        Duration::from_secs(30),
+                    )
                     .await
             } else {
                 sandbox.thaw(region)

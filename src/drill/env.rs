@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -211,11 +210,6 @@ impl Env {
             ),
             id,
         ))
-    }
-
-    /// The path to this program, for reviving a killed sandbox region.
-    pub fn exe() -> anyhow::Result<PathBuf> {
-        Ok(std::env::current_exe()?)
     }
 }
 
