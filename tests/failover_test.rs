@@ -140,14 +140,32 @@ async fn healthy(sb: &TestSandbox) {
     .await;
 }
 
+/// A deployed stack, replication delayed by `delay_ms`, steady, and the
+/// settings a drill may touch as they were before it.
+async fn steady_stack(delay_ms: u64) -> (TestSandbox, Value) {
+    let sb = TestSandbox::start();
+    up(&sb);
+    replication_delay(&sb, delay_ms);
+    healthy(&sb).await;
+    let before = snapshot(&sb).await;
+    (sb, before)
+}
+
+/// `failover-test` running in the background with `args`.
+fn spawn_drill(sb: &TestSandbox, args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+        .args(args)
+        .current_dir(sb.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn health_endpoint_failure_drill_reports_true_numbers_and_leaves_nothing_changed() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let sb = TestSandbox::start();
-    up(&sb);
-    replication_delay(&sb, 200);
-    healthy(&sb).await;
-    let before = snapshot(&sb).await;
+    let (sb, before) = steady_stack(200).await;
     let book = playbook(
         &sb,
         "hef",
@@ -295,30 +313,23 @@ async fn probe_ids(sb: &TestSandbox, region: &str) -> std::collections::BTreeSet
 #[tokio::test]
 async fn region_blackout_puts_exactly_the_unreplicated_writes_at_risk() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let sb = TestSandbox::start();
-    up(&sb);
     // A 1 s replication delay: about four writes in flight at any time.
-    replication_delay(&sb, 1000);
-    healthy(&sb).await;
-    let before = snapshot(&sb).await;
+    let (sb, before) = steady_stack(1000).await;
     let book = playbook(
         &sb,
         "blackout",
         "[fault]\nkind = \"region-blackout\"\nmode = \"freeze\"\nhold = \"3s\"\n[steady_state]\nmax_replication_lag = \"3s\"",
     );
     let primary_pid = sb.sandbox.state.pids[PRIMARY];
-    let drill = tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
-        .args([
+    let drill = spawn_drill(
+        &sb,
+        &[
             "failover-test",
             "--json",
             "--playbook",
             book.to_str().unwrap(),
-        ])
-        .current_dir(sb.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     // Ground truth: what the secondary's replicator had applied while the
     // primary was stopped, read just before it was thawed (nothing can
     // arrive from a stopped region; what was already fetched lands within
@@ -410,24 +421,17 @@ async fn injected_journal(dir: &Path) -> PathBuf {
 #[tokio::test]
 async fn interrupted_and_killed_drills_are_rolled_back() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let sb = TestSandbox::start();
-    up(&sb);
-    replication_delay(&sb, 200);
-    healthy(&sb).await;
-    let before = snapshot(&sb).await;
+    let (sb, before) = steady_stack(200).await;
     let book = playbook(
         &sb,
         "throttle",
         "[fault]\nkind = \"lambda-throttle\"\nhold = \"10m\"\nmax_duration = \"20m\"",
     );
     let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
-            .args(["failover-test", "-q", "--playbook", book.to_str().unwrap()])
-            .current_dir(sb.dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn_drill(
+            &sb,
+            &["failover-test", "-q", "--playbook", book.to_str().unwrap()],
+        )
     };
 
     // Ctrl-C: the drill restores and reports.

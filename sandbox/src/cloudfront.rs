@@ -16,6 +16,11 @@
 //! Changes take effect at once but a distribution reports `InProgress` for
 //! [`DEPLOY_MS`] after each change, and invalidations `InProgress` for
 //! [`INVALIDATION_MS`], so waiters and the delete rules behave as on AWS.
+//!
+//! Why over 800 lines: the service's state and every operation it serves
+//! still live together; splitting it into `services/<service>/` (model,
+//! operations, an operation table) is the open part of the restructure
+//! (issue 11).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

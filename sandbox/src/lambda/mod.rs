@@ -2,6 +2,11 @@
 //! with AWS's state machine (Pending → Active, InProgress → Successful, 409
 //! on a concurrent update), resource policies, reserved concurrency, and
 //! `Invoke`, which runs the zip's `bootstrap` for real (see [`runtime`]).
+//!
+//! Why over 800 lines: the service's state and every operation it serves
+//! still live together; splitting it into `services/<service>/` (model,
+//! operations, an operation table) is the open part of the restructure
+//! (issue 11).
 
 pub mod runtime;
 
