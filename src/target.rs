@@ -56,6 +56,27 @@ impl Session {
         }
     }
 
+    /// Where a browser calls Cognito Identity in a region: AWS's regional
+    /// endpoint, or the sandbox region's own address.
+    pub fn cognito_endpoint(&self) -> Box<dyn Fn(&str) -> String + Send + Sync> {
+        match &self.sandbox {
+            Some(sb) => {
+                let urls: std::collections::BTreeMap<String, String> = sb
+                    .state
+                    .topology
+                    .region_names()
+                    .into_iter()
+                    .filter_map(|r| {
+                        let url = sb.state.topology.region(&r)?.url();
+                        Some((r, format!("{url}/")))
+                    })
+                    .collect();
+                Box::new(move |region| urls.get(region).cloned().unwrap_or_default())
+            }
+            None => Box::new(|region| format!("https://cognito-identity.{region}.amazonaws.com/")),
+        }
+    }
+
     /// The web UI's origin for a distribution domain.
     pub fn web_origin(&self) -> Box<dyn Fn(&str) -> String + Send + Sync> {
         match self.cdn_port {

@@ -417,6 +417,9 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
             return door::DYNAMODB.respond(Err(e));
         }
     };
+    if door::cors::is_aws_json_preflight(&parts.method, &parts.headers) {
+        return door::cors::preflight();
+    }
     let destination = door::identify(&parts.method, &path, &parts.headers);
     let regions = [p.region.as_str()];
     let p = &*p;
@@ -436,9 +439,10 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         }
         Some(Destination::CognitoIdentity) => {
             let signed = !Cognito::is_unsigned(&parts.headers);
-            return door(door::COGNITO_IDENTITY, signed)
+            let resp = door(door::COGNITO_IDENTITY, signed)
                 .serve(|input| async move { p.cognito.handle(&input) })
                 .await;
+            return door::cors::allow_any_origin(resp);
         }
         Some(Destination::S3) => {
             return door(door::S3, true)

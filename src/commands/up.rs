@@ -30,7 +30,7 @@ pub struct UpArgs {
     /// Deploy this `bootstrap` binary instead of building the Lambda
     #[arg(long, env = "WILDRYDES_LAMBDA_BINARY", value_name = "PATH")]
     pub lambda_binary: Option<PathBuf>,
-    /// The web UI's files [default: web/ of the wildrydes sources]
+    /// The web UI's files [default: web/public/ of the wildrydes sources]
     #[arg(long, env = "WILDRYDES_WEB_DIR", value_name = "PATH")]
     pub web_dir: Option<PathBuf>,
 }
@@ -82,8 +82,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let web_dir = match &args.web_dir {
         Some(d) => d.clone(),
         None => package::workspace_dir()
-            .map(|d| d.join("web"))
-            .unwrap_or_else(|| PathBuf::from("web")),
+            .map(|d| d.join("web/public"))
+            .unwrap_or_else(|| PathBuf::from("web/public")),
     };
     let web = web_files(&web_dir)?;
 

@@ -137,6 +137,8 @@ pub struct Ctx {
     pub create_zone: bool,
     /// The web UI's origin (scheme, host, port) for a distribution domain.
     pub web_origin: Box<dyn Fn(&str) -> String + Send + Sync>,
+    /// Where a browser calls Cognito Identity in a region.
+    pub cognito_endpoint: Box<dyn Fn(&str) -> String + Send + Sync>,
     /// The longest any one step may take (waits included), if bounded.
     pub step_timeout: Option<Duration>,
 }
@@ -172,6 +174,7 @@ impl Ctx {
             api_url: session.api_url.clone(),
             create_zone: session.create_zone,
             web_origin: session.web_origin(),
+            cognito_endpoint: session.cognito_endpoint(),
             step_timeout: None,
         })
     }

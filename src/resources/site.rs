@@ -191,6 +191,7 @@ pub fn config_js(ctx: &Ctx) -> String {
         "regions": {"primary": p, "secondary": s},
         "apiUrl": ctx.api_url,
         "cognitoRegion": p,
+        "cognitoEndpoint": (ctx.cognito_endpoint)(p),
         "identityPoolId": ctx.outputs.pool_id.get(),
         "facebookAppId": facebook_app_id(ctx),
         "facebookLoginUrl": ctx.facebook_login_url,

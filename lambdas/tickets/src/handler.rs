@@ -132,6 +132,15 @@ impl Reply {
         )
     }
 
+    /// Names the field an `invalid_field` error is about, so a form can
+    /// show the message next to it.
+    fn for_field(mut self, field: &str) -> Self {
+        if let Some(error) = self.body.as_mut().and_then(|b| b.get_mut("error")) {
+            error["field"] = json!(field);
+        }
+        self
+    }
+
     fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
@@ -361,11 +370,10 @@ async fn create<S: TicketStore>(
     let valid = match submitted.validate() {
         Ok(v) => v,
         Err(e) => {
-            return Ok(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "invalid_field",
-                e.message,
-            ));
+            return Ok(
+                Reply::error(StatusCode::BAD_REQUEST, "invalid_field", e.message)
+                    .for_field(e.field),
+            );
         }
     };
     // A ULID collision needs two writes in the same millisecond drawing the

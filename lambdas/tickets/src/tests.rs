@@ -252,6 +252,10 @@ async fn rejects_invalid_tickets_with_400() {
     let (status, err, _) = send(&app, &new_ticket(&long)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["error"]["code"], "invalid_field");
+    assert_eq!(err["error"]["field"], "description");
+    let body = r#"{"description": "long enough text", "priority": "low", "category": "unicorns"}"#;
+    let (_, err, _) = send(&app, &Call::new("POST", "/tickets").json(body)).await;
+    assert_eq!(err["error"]["field"], "category", "{err}");
 }
 
 #[tokio::test]

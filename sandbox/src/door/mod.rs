@@ -11,6 +11,7 @@
 //! adds content type, request id, `Date` and the error envelope
 //! (AWS-BEHAVIOUR.md §1 and §2).
 
+pub mod cors;
 mod encode;
 mod error;
 

@@ -1,0 +1,129 @@
+// Logging in and staying logged in (public/js/auth.js, cognito.js): the
+// Cognito calls as AWS's awsJson 1.1, the dialog's state check, renewal
+// before expiry, and what happens when Cognito cannot be reached.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Auth, LoginRequired, REFRESH_BEFORE_MS } from "../../public/js/auth.js";
+import { Cognito, CognitoError } from "../../public/js/cognito.js";
+
+class MemoryStorage {
+  constructor() {
+    this.m = new Map();
+  }
+  getItem(k) {
+    return this.m.has(k) ? this.m.get(k) : null;
+  }
+  setItem(k, v) {
+    this.m.set(k, String(v));
+  }
+  removeItem(k) {
+    this.m.delete(k);
+  }
+}
+
+const HOUR = 3600_000;
+
+function fakeCognito(clock) {
+  const c = { calls: [], down: false, issued: 0 };
+  c.fetch = async (url, init) => {
+    const target = init.headers["x-amz-target"];
+    const body = JSON.parse(init.body);
+    c.calls.push({ url, target, type: init.headers["content-type"], body });
+    if (c.down) throw new TypeError("fetch failed");
+    if (body.Logins["graph.facebook.com"] === "forged") {
+      return new Response(JSON.stringify({ __type: "NotAuthorizedException", message: "Invalid login token." }), { status: 400 });
+    }
+    if (target.endsWith(".GetId")) return Response.json({ IdentityId: "eu-west-1:abc" });
+    c.issued += 1;
+    return Response.json({
+      IdentityId: body.IdentityId,
+      Credentials: { AccessKeyId: `AK${c.issued}`, SecretKey: "s", SessionToken: "t", Expiration: (clock.now + HOUR) / 1000 },
+    });
+  };
+  return c;
+}
+
+function setup() {
+  const clock = { now: 1_700_000_000_000 };
+  const fake = fakeCognito(clock);
+  const config = { identityPoolId: "eu-west-1:pool", facebookAppId: "123", facebookLoginUrl: "http://fb.test/dialog", cognitoEndpoint: "http://cognito.test/" };
+  const auth = new Auth(config, {
+    storage: new MemoryStorage(),
+    now: () => clock.now,
+    cognito: new Cognito({ endpoint: config.cognitoEndpoint, identityPoolId: config.identityPoolId, fetch: fake.fetch }),
+  });
+  return { clock, fake, auth };
+}
+
+test("login calls GetId then GetCredentialsForIdentity with the Facebook login, as awsJson 1.1", async () => {
+  const { fake, auth } = setup();
+  await auth.loginWithToken({ token: "fb-token", expiresIn: 3600, userId: "42" });
+  assert.deepEqual(
+    fake.calls.map((c) => [c.url, c.target, c.type]),
+    [
+      ["http://cognito.test/", "AWSCognitoIdentityService.GetId", "application/x-amz-json-1.1"],
+      ["http://cognito.test/", "AWSCognitoIdentityService.GetCredentialsForIdentity", "application/x-amz-json-1.1"],
+    ],
+  );
+  assert.deepEqual(fake.calls[0].body, { IdentityPoolId: "eu-west-1:pool", Logins: { "graph.facebook.com": "fb-token" } });
+  assert.deepEqual(fake.calls[1].body, { IdentityId: "eu-west-1:abc", Logins: { "graph.facebook.com": "fb-token" } });
+  assert.equal(auth.session.identityId, "eu-west-1:abc");
+  assert.equal((await auth.credentials()).accessKeyId, "AK1");
+});
+
+test("Cognito's errors come back with their code", async () => {
+  const { auth } = setup();
+  await assert.rejects(auth.loginWithToken({ token: "forged", expiresIn: 3600 }), (e) => e instanceof CognitoError && e.code === "NotAuthorizedException");
+  assert.equal(auth.session, null);
+});
+
+test("the dialog's answer is taken only with the state this page sent", async () => {
+  const { auth } = setup();
+  const url = new URL(auth.dialogUrl("http://app.test/"));
+  assert.equal(url.searchParams.get("client_id"), "123");
+  assert.equal(url.searchParams.get("redirect_uri"), "http://app.test/");
+  const state = url.searchParams.get("state");
+  assert.match(state, /^[0-9a-f]{32}$/);
+  assert.equal(await auth.completeDialog("#/tickets"), false, "not a login's fragment");
+  await assert.rejects(auth.completeDialog(`#access_token=t&state=other&expires_in=3600`), LoginRequired);
+  // A state is good once.
+  auth.dialogUrl("http://app.test/");
+  const again = auth.storage.getItem("wildrydes.loginState");
+  assert.equal(await auth.completeDialog(`#access_token=fb&state=${again}&expires_in=3600&user_id=7`), true);
+  assert.equal(auth.session.userId, "7");
+  await assert.rejects(auth.completeDialog(`#access_token=fb&state=${again}`), LoginRequired);
+});
+
+test("credentials are renewed when less than five minutes are left, once for concurrent callers", async () => {
+  const { clock, fake, auth } = setup();
+  await auth.loginWithToken({ token: "fb", expiresIn: 2 * 3600 });
+  clock.now += HOUR - REFRESH_BEFORE_MS - 1000;
+  assert.equal((await auth.credentials()).accessKeyId, "AK1");
+  clock.now += 2000;
+  const [a, b] = await Promise.all([auth.credentials(), auth.credentials()]);
+  assert.equal(a.accessKeyId, "AK2");
+  assert.equal(b.accessKeyId, "AK2");
+  assert.equal(fake.issued, 2);
+});
+
+test("when Cognito cannot be reached, still-valid credentials are used; expired ones are not", async () => {
+  const { clock, fake, auth } = setup();
+  await auth.loginWithToken({ token: "fb", expiresIn: 2 * 3600 });
+  fake.down = true;
+  clock.now += HOUR - 60_000;
+  assert.equal((await auth.credentials()).accessKeyId, "AK1");
+  clock.now += 120_000;
+  await assert.rejects(auth.credentials(), (e) => e instanceof CognitoError && e.code === "NetworkError");
+});
+
+test("an expired Facebook login asks the user to log in again, and logout forgets everything", async () => {
+  const { clock, auth } = setup();
+  await auth.loginWithToken({ token: "fb", expiresIn: 600 });
+  clock.now += HOUR;
+  await assert.rejects(auth.credentials(), LoginRequired);
+  assert.equal(auth.session, null);
+  await auth.loginWithToken({ token: "fb", expiresIn: 600 });
+  auth.logout();
+  assert.equal(auth.session, null);
+  await assert.rejects(auth.credentials(), LoginRequired);
+});
