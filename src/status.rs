@@ -17,10 +17,12 @@ pub use crate::resources::api::ApiState;
 pub use crate::resources::domains::DomainState;
 pub use crate::resources::function::FunctionState;
 pub use crate::resources::health_check::HealthCheckState;
+pub use crate::resources::identity_pool::IdentityPoolState;
 pub use crate::resources::table::TableState;
 pub use crate::resources::zone::DnsState;
 use crate::resources::{
-    api, domains, function, health_check, regional_api_domain, table, table_arn, table_name, zone,
+    api, domains, function, health_check, identity_pool, regional_api_domain, table, table_arn,
+    table_name, zone,
 };
 
 /// Version of the JSON `status --json` prints (README, "status").
@@ -49,6 +51,8 @@ pub struct RegionState {
     pub function: Option<FunctionState>,
     pub api: Option<ApiState>,
     pub domains: Vec<DomainState>,
+    /// The region's Cognito identity pool: where users log in.
+    pub identity_pool: Option<IdentityPoolState>,
     pub health: Probe,
     /// What could not be read, and why.
     pub errors: Vec<String>,
@@ -172,11 +176,12 @@ async fn region_state(
         "secondary"
     };
     let own = regional_api_domain(&ctx, &region);
-    let (table, function, api, (domains, domain_errors), health) = tokio::join!(
+    let (table, function, api, (domains, domain_errors), pool, health) = tokio::join!(
         table::observe(&ctx, &region),
         function::observe(&ctx, &region),
         api::observe(&ctx, &region),
         domains::observe(&ctx, &region),
+        identity_pool::observe(&ctx, &region),
         probe_health(&region, &own, &health_url, &http),
     );
     let mut errors = Vec::new();
@@ -198,6 +203,10 @@ async fn region_state(
         note("API Gateway", &e);
         None
     });
+    let identity_pool = pool.unwrap_or_else(|e| {
+        note("Cognito", &e);
+        None
+    });
     for (name, e) in &domain_errors {
         note(&format!("custom domain {name}"), e);
     }
@@ -209,6 +218,7 @@ async fn region_state(
         function,
         api,
         domains,
+        identity_pool,
         health,
         errors,
     }
@@ -393,9 +403,13 @@ pub async fn gather_with(
         region_state(ctx.clone(), s.to_owned(), health_url.clone(), http.clone()),
     );
     let regions = vec![primary, secondary];
-    let nothing = regions
-        .iter()
-        .all(|r| r.reachable && r.table.is_none() && r.function.is_none() && r.api.is_none());
+    let nothing = regions.iter().all(|r| {
+        r.reachable
+            && r.table.is_none()
+            && r.function.is_none()
+            && r.api.is_none()
+            && r.identity_pool.is_none()
+    });
     if nothing {
         anyhow::bail!(
             "no stack {} is deployed on the {}: run `wildrydes up`",
@@ -559,6 +573,7 @@ fn problems_of(
             ("function", r.function.is_none()),
             ("REST API", r.api.is_none()),
             ("custom domains", r.domains.len() < 2),
+            ("identity pool", r.identity_pool.is_none()),
         ]
         .into_iter()
         .filter_map(|(what, gone)| gone.then_some(what))

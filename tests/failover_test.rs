@@ -354,6 +354,10 @@ async fn region_blackout_puts_exactly_the_unreplicated_writes_at_risk() {
         "{r:#}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A user who never logged in gets in with the primary stopped: through
+    // the secondary's identity pool.
+    assert_eq!(r["newLogin"]["ok"], true, "{:#}", r["newLogin"]);
+    assert_eq!(r["newLogin"]["region"], SECONDARY, "{:#}", r["newLogin"]);
     let recover = ms(&r, &["marks", "recoverMs"]);
     let want: Vec<u64> = r["probeLog"]
         .as_array()

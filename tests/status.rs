@@ -353,6 +353,48 @@ async fn status_reports_health_and_every_kind_of_trouble() {
     );
     // The command's own deadline is 2.5 s per call; allow for a loaded machine.
     assert!(took < 6.0, "status took {took:.1} s with a frozen region");
+
+    // The identity layer, per region: a pool gone from the secondary is
+    // a problem named by region.
+    let region_of = |doc: &Value, region: &str| {
+        doc["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == region)
+            .unwrap()
+            .clone()
+    };
+    let (_, doc, _) = status(&sb);
+    let pool = region_of(&doc, SECONDARY)["identityPool"].clone();
+    assert_eq!(
+        pool["logins"],
+        serde_json::json!(["graph.facebook.com"]),
+        "{pool:#}"
+    );
+    let pool_id = pool["id"].as_str().unwrap().to_owned();
+    assert!(pool_id.starts_with("ap-southeast-1:"), "{pool_id}");
+    assert!(
+        region_of(&doc, PRIMARY)["identityPool"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("eu-west-1:")
+    );
+    aws_sdk_cognitoidentity::Client::new(&sb.region_config(SECONDARY))
+        .delete_identity_pool()
+        .identity_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap();
+    let (code, doc, _) = status(&sb);
+    assert_eq!(code, Some(1));
+    assert_eq!(region_of(&doc, SECONDARY)["identityPool"], Value::Null);
+    assert!(
+        doc["problems"]
+            .to_string()
+            .contains("ap-southeast-1: missing identity pool"),
+        "{doc:#}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! Playwright (`web/test/e2e/ui.mjs`) against a real sandbox after `up`:
 //! log in through the Facebook stand-in, file and list tickets, two users
 //! kept apart, markup shown as text, then the primary frozen with the page
-//! open and thawed again. Needs Node.js and Debian's chromium (`.ci/run`
+//! open (and a new user logging in through the secondary) and thawed again. Needs Node.js and Debian's chromium (`.ci/run`
 //! installs them); the npm packages come from `web/package-lock.json`.
 
 mod common;
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use common::{APP_ID, TestSandbox, ticket_bootstrap};
+use common::TestSandbox;
 use serde_json::Value;
 
 fn web_dir() -> PathBuf {
@@ -98,16 +98,7 @@ fn web_ui_works_in_a_browser_and_follows_a_failover() {
     npm_packages();
     let browser = chromium();
     let sb = TestSandbox::start();
-    let bootstrap = ticket_bootstrap();
-    let out = sb.cli_with(
-        &["up", "--json"],
-        &[
-            ("WILDRYDES_LAMBDA_BINARY", bootstrap.to_str().unwrap()),
-            ("WILDRYDES_FACEBOOK_APP_ID", APP_ID),
-        ],
-    );
-    assert!(out.status.success(), "up failed: {}", common::text(&out));
-    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = common::up_json(&sb);
     let web_url = up["next"]["webUrl"].as_str().unwrap();
 
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-ui");
@@ -136,6 +127,7 @@ fn web_ui_works_in_a_browser_and_follows_a_failover() {
         "6-failed-over",
         "7-ticket-during-outage",
         "8-failed-back",
+        "9-new-user-during-outage",
     ] {
         assert!(screenshots.join(format!("{page}.png")).exists(), "{page}");
     }

@@ -60,7 +60,8 @@ pub fn render(r: &Report, colour: bool) -> String {
     out
 }
 
-/// One row per region: its table, replica, function, API, domains, /health.
+/// One row per region: its table, replica, function, API, domains, the
+/// identity pool users log in with, /health.
 fn regions_table(r: &Report, colour: bool) -> Table {
     let mut regions = output::table(&[
         "region",
@@ -70,6 +71,7 @@ fn regions_table(r: &Report, colour: bool) -> Table {
         "function",
         "API stage",
         "domains",
+        "logins",
         "/health",
     ]);
     for g in &r.regions {
@@ -78,6 +80,7 @@ fn regions_table(r: &Report, colour: bool) -> Table {
                 Cell::new(&g.region),
                 Cell::new(g.role),
                 colored("UNREACHABLE".into(), false, colour),
+                Cell::new("-"),
                 Cell::new("-"),
                 Cell::new("-"),
                 Cell::new("-"),
@@ -128,6 +131,26 @@ fn regions_table(r: &Report, colour: bool) -> Table {
             None => "missing".into(),
         };
         let domains = format!("{} of 2", g.domains.len());
+        let logins = match &g.identity_pool {
+            Some(p) => {
+                let mut via: Vec<&str> = p
+                    .logins
+                    .iter()
+                    .map(|l| {
+                        if l == "graph.facebook.com" {
+                            "Facebook"
+                        } else {
+                            l.as_str()
+                        }
+                    })
+                    .collect();
+                if p.developer_provider.is_some() {
+                    via.push("drills");
+                }
+                via.join(", ")
+            }
+            None => "no identity pool".into(),
+        };
         let health = match (&g.health.status, &g.health.error) {
             (Some(s), _) => format!("{s} in {:.0} ms", g.health.latency_ms.unwrap_or(0.0)),
             (_, Some(e)) => e.clone(),
@@ -145,6 +168,7 @@ fn regions_table(r: &Report, colour: bool) -> Table {
             colored(function, function_ok, colour),
             Cell::new(api),
             Cell::new(domains),
+            colored(logins, g.identity_pool.is_some(), colour),
             colored(health, g.health.status == Some(200), colour),
         ]);
     }

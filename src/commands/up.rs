@@ -127,7 +127,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 "webUrl": web_url,
                 "apiUrl": session.api_url,
                 "login": session.facebook_login_url,
-                "identityPoolId": ctx.outputs.pool_id.get(),
+                "identityPoolId": ctx.outputs.pool_id.get(&config.primary_region),
+                "identityPools": config.regions().map(|r| json!({"region": r, "identityPoolId": ctx.outputs.pool_id.get(r)})),
             },
             "calls": {
                 "all": clients.calls.all(),

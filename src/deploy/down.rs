@@ -31,10 +31,17 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
             distribution::remove,
         ),
         Step::new("bucket", "web bucket", p, &[], site::remove_bucket),
-        Step::new(
+        Step::regional(
             "identity-pool",
             "Cognito identity pool",
             p,
+            &[],
+            identity_pool::remove,
+        ),
+        Step::regional(
+            "identity-pool",
+            "Cognito identity pool",
+            s,
             &[],
             identity_pool::remove,
         ),
@@ -42,7 +49,7 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
             "auth-role",
             "signed-in users' role",
             g,
-            &d(&["identity-pool"]),
+            &[key("identity-pool", p), key("identity-pool", s)],
             |c| async move { role::remove(&c, &auth_role_name(&c)).await },
         ),
         Step::new(

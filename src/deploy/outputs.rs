@@ -70,8 +70,8 @@ pub struct Outputs {
     pub distribution_id: Slot<String>,
     /// The web UI's origin (scheme, host, port), for CORS and config.js.
     pub web_origin: Slot<String>,
-    /// The Cognito identity pool's id.
-    pub pool_id: Slot<String>,
+    /// Each region's Cognito identity pool id.
+    pub pool_id: PerRegion<String>,
     /// The primary's health check id.
     pub health_check_id: Slot<String>,
     /// The Lambda execution role's ARN.

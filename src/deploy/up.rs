@@ -39,13 +39,6 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
             &d(&["bucket"]),
             distribution::ensure,
         ),
-        Step::new(
-            "identity-pool",
-            "Cognito identity pool",
-            p,
-            &[],
-            identity_pool::ensure,
-        ),
     ];
     for r in [p, s] {
         let mut function_deps = d(&["lambda-role", "table", "distribution"]);
@@ -75,6 +68,13 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
                 certificate::ensure,
             ),
             Step::regional(
+                "identity-pool",
+                "Cognito identity pool",
+                r,
+                &[],
+                identity_pool::ensure,
+            ),
+            Step::regional(
                 "domains",
                 "custom domains",
                 r,
@@ -86,8 +86,10 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
     let both = |kind: &str| [key(kind, p), key(kind, s)];
     let mut records_deps = d(&["zone"]);
     records_deps.extend(both("domains"));
-    let mut auth_deps = d(&["identity-pool"]);
+    let mut auth_deps = both("identity-pool").to_vec();
     auth_deps.extend(both("api"));
+    let mut site_deps = d(&["bucket", "distribution"]);
+    site_deps.extend(both("identity-pool"));
     steps.extend([
         Step::new(
             "regional-records",
@@ -117,13 +119,7 @@ pub fn plan(ctx: &Ctx) -> Vec<Step> {
             &auth_deps,
             role::ensure_auth_role,
         ),
-        Step::new(
-            "site",
-            "web UI files",
-            p,
-            &d(&["bucket", "distribution", "identity-pool"]),
-            site::ensure,
-        ),
+        Step::new("site", "web UI files", p, &site_deps, site::ensure),
     ]);
     steps
 }

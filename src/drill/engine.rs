@@ -88,9 +88,11 @@ pub async fn run(
     steady_state(env, plan, &interrupts, progress).await?;
 
     // The drill user and its region-following client, as the web UI.
-    let pool = env.pool_id().await?;
+    // The drill user comes from the primary's pool (steady state: it
+    // answers); the outage's new-login check tries every region's.
+    let pools = env.pool_ids().await?;
     let (creds, owner) = env
-        .drill_user(&pool, &format!("drill-{}", options.run_id))
+        .drill_user(&pools[0].1, &format!("drill-{}", options.run_id))
         .await?;
     let dns = env.dns(Duration::from_secs(2))?;
     let user = UserClient::new(
@@ -122,7 +124,7 @@ pub async fn run(
             env,
             plan,
             probes: &probes,
-            pool: &pool,
+            pools: &pools,
             journal_path: &journal_path,
             interrupts: &interrupts,
         };
@@ -256,7 +258,7 @@ struct Cycle<'a> {
     env: &'a Env,
     plan: &'a Plan,
     probes: &'a Arc<Probes>,
-    pool: &'a str,
+    pools: &'a [(String, String)],
     journal_path: &'a Path,
     interrupts: &'a Interrupts,
 }
@@ -285,7 +287,7 @@ impl Cycle<'_> {
                     errors.push(format!("waiting for the fault to finish applying: {e:#}"));
                 }
                 phases.enter("outage");
-                login = outage(env, plan, self.probes, self.pool, self.interrupts, errors).await;
+                login = outage(env, plan, self.probes, self.pools, self.interrupts, errors).await;
                 undos
             }
             Err((undos, e)) => {
@@ -619,7 +621,7 @@ async fn outage(
     env: &Env,
     plan: &Plan,
     probes: &Arc<Probes>,
-    pool: &str,
+    pools: &[(String, String)],
     interrupts: &Interrupts,
     errors: &mut Vec<String>,
 ) -> LoginCheck {
@@ -649,7 +651,7 @@ async fn outage(
             login = Some(Box::pin(super::login::check(
                 env,
                 probes.clone(),
-                pool.to_owned(),
+                pools.to_vec(),
             )));
         }
         let held = if plan.expect_failover {

@@ -157,17 +157,21 @@ impl Env {
             })
     }
 
-    /// The stack's identity pool id (in the primary).
-    pub async fn pool_id(&self) -> anyhow::Result<String> {
-        identity_pool::find(&self.ctx)
-            .await?
-            .map(|p| p.identity_pool_id().to_owned())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "stack {} has no identity pool: run `wildrydes up`",
-                    self.config.stack
-                )
-            })
+    /// The stack's identity pool in each region, primary first.
+    pub async fn pool_ids(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut pools = Vec::new();
+        for region in self.config.regions() {
+            let pool = identity_pool::find(&self.ctx, region)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "stack {} has no identity pool in {region}: run `wildrydes up`",
+                        self.config.stack
+                    )
+                })?;
+            pools.push((region.to_owned(), pool.identity_pool_id().to_owned()));
+        }
+        Ok(pools)
     }
 
     /// A drill user: a developer-authenticated identity (the same calls on

@@ -1,6 +1,8 @@
 //! The new-login check: during the outage, can a user who was not signed
 //! in get in? One Facebook login traded with Cognito (`GetId` and
-//! `GetCredentialsForIdentity`), exactly as the web UI does it. On the
+//! `GetCredentialsForIdentity`), exactly as the web UI does it: through
+//! the pool of the region that serves during the outage (the secondary)
+//! first, then any other region's, until one answers. On the
 //! sandbox the token comes from the Facebook stand-in of whichever region
 //! answers; on AWS from `WILDRYDES_FACEBOOK_TEST_TOKEN` (a Facebook test
 //! user's access token), and without one the check says it was not tried.
@@ -17,7 +19,7 @@ use crate::resources::identity_pool;
 /// The environment variable holding a Facebook test user's token (AWS).
 pub const TEST_TOKEN_ENV: &str = "WILDRYDES_FACEBOOK_TEST_TOKEN";
 
-pub async fn check(env: &Env, probes: Arc<Probes>, pool: String) -> LoginCheck {
+pub async fn check(env: &Env, probes: Arc<Probes>, pools: Vec<(String, String)>) -> LoginCheck {
     let at = probes.clock.now();
     let token = match facebook_token(env, &probes.run_id, &probes.secondary).await {
         Ok(Some(t)) => t,
@@ -42,45 +44,56 @@ pub async fn check(env: &Env, probes: Arc<Probes>, pool: String) -> LoginCheck {
             };
         }
     };
-    // The pool lives in the region its id names.
-    let region = pool
-        .split_once(':')
-        .map(|(r, _)| r.to_owned())
-        .unwrap_or_else(|| env.config.primary_region.clone());
-    let cognito = &env.clients().region(&region).cognito;
-    let result: anyhow::Result<()> = async {
-        let id = cognito
-            .get_id()
-            .identity_pool_id(&pool)
-            .logins("graph.facebook.com", &token)
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("GetId in {region}"), e))?
-            .identity_id
-            .unwrap_or_default();
-        cognito
-            .get_credentials_for_identity()
-            .identity_id(&id)
-            .logins("graph.facebook.com", &token)
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("GetCredentialsForIdentity in {region}"), e))?;
-        Ok(())
+    // The serving region's pool first (the secondary, in an outage).
+    let mut pools = pools;
+    pools.sort_by_key(|(region, _)| *region != probes.secondary);
+    let mut failures = Vec::new();
+    for (region, pool) in &pools {
+        match login(env, region, pool, &token).await {
+            Ok(()) => {
+                return LoginCheck {
+                    attempted: true,
+                    ok: Some(true),
+                    region: Some(region.clone()),
+                    at_ms: Some(at),
+                    detail: format!("a new user logged in through Cognito in {region}"),
+                };
+            }
+            Err(e) => failures.push(format!(
+                "{region}: {}",
+                crate::deploy::AwsError::of(&e).map_or_else(|| format!("{e:#}"), |a| a.brief())
+            )),
+        }
     }
-    .await;
     LoginCheck {
         attempted: true,
-        ok: Some(result.is_ok()),
-        region: Some(region.clone()),
+        ok: Some(false),
+        region: None,
         at_ms: Some(at),
-        detail: match result {
-            Ok(()) => format!("a new user logged in through Cognito in {region}"),
-            Err(e) => format!(
-                "a new user could not log in: {}",
-                crate::deploy::AwsError::of(&e).map_or_else(|| format!("{e:#}"), |a| a.brief())
-            ),
-        },
+        detail: format!("a new user could not log in: {}", failures.join("; ")),
     }
+}
+
+/// `GetId` and `GetCredentialsForIdentity` in `region`'s pool.
+async fn login(env: &Env, region: &str, pool: &str, token: &str) -> anyhow::Result<()> {
+    let cognito = &env.clients().region(region).cognito;
+    let id = cognito
+        .get_id()
+        .identity_pool_id(pool)
+        .logins("graph.facebook.com", token)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("GetId in {region}"), e))?
+        .identity_id
+        .unwrap_or_default();
+    cognito
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .logins("graph.facebook.com", token)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("GetCredentialsForIdentity in {region}"), e))?;
+    Ok(())
 }
 
 /// A Facebook token for a user who never logged in: the sandbox's

@@ -1,6 +1,10 @@
-//! The Cognito identity pool in the primary region: signed-in users (via
-//! Facebook, or the sandbox's stand-in) and drills (a developer provider)
-//! get credentials for the signed-in users' role.
+//! The Cognito identity pools, one in each region (identity pools are
+//! regional): signed-in users (via Facebook, or the sandbox's stand-in)
+//! and drills (a developer provider) get credentials for the signed-in
+//! users' role from either, so logging in does not depend on the primary.
+//! The same Facebook user gets a different identity id from each pool;
+//! the ticket API keys tickets by the login instead (README, "Identity
+//! across regions").
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,9 +25,10 @@ pub fn facebook_app_id(ctx: &Ctx) -> String {
         .unwrap_or_else(|| SANDBOX_FACEBOOK_APP.into())
 }
 
-/// The stack's identity pool (by name and tag), every page read.
-pub async fn find(ctx: &Ctx) -> anyhow::Result<Option<DescribeIdentityPoolOutput>> {
-    let cognito = &ctx.clients.region(&ctx.config.primary_region).cognito;
+/// The stack's identity pool in `region` (by name and tag), every page
+/// read.
+pub async fn find(ctx: &Ctx, region: &str) -> anyhow::Result<Option<DescribeIdentityPoolOutput>> {
+    let cognito = &ctx.clients.region(region).cognito;
     let name = pool_name(ctx);
     let mut token = None;
     loop {
@@ -54,14 +59,15 @@ pub async fn find(ctx: &Ctx) -> anyhow::Result<Option<DescribeIdentityPoolOutput
     }
 }
 
-/// Ensures the pool: no guests, Facebook and the developer provider.
-pub async fn ensure(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
-    let cognito = &ctx.clients.region(&ctx.config.primary_region).cognito;
+/// Ensures `region`'s pool: no guests, Facebook and the developer
+/// provider.
+pub async fn ensure(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
+    let cognito = &ctx.clients.region(&region).cognito;
     let name = pool_name(&ctx);
     let providers = HashMap::from([("graph.facebook.com".to_owned(), facebook_app_id(&ctx))]);
     let mut w = ctx.writer();
-    if let Some(d) = find(&ctx).await? {
-        ctx.outputs.pool_id.set(d.identity_pool_id());
+    if let Some(d) = find(&ctx, &region).await? {
+        ctx.outputs.pool_id.set(&region, d.identity_pool_id());
         let same = !d.allow_unauthenticated_identities()
             && d.supported_login_providers() == Some(&providers)
             && d.developer_provider_name() == Some(developer_provider(&ctx).as_str());
@@ -99,22 +105,22 @@ pub async fn ensure(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         .await?;
     match created {
         Some(pool) => {
-            ctx.outputs.pool_id.set(pool.identity_pool_id());
+            ctx.outputs.pool_id.set(&region, pool.identity_pool_id());
             Ok(w.finish(pool.identity_pool_id()))
         }
         None => Ok(w.finish(name)),
     }
 }
 
-/// Deletes the stack's pool.
-pub async fn remove(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
-    let Some(pool) = find(&ctx).await? else {
+/// Deletes the stack's pool in `region`.
+pub async fn remove(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
+    let Some(pool) = find(&ctx, &region).await? else {
         return gone(developer_provider(&ctx));
     };
     let id = pool.identity_pool_id().to_owned();
     ctx.delete(id.clone(), || async {
         ctx.clients
-            .region(&ctx.config.primary_region)
+            .region(&region)
             .cognito
             .delete_identity_pool()
             .identity_pool_id(&id)
@@ -124,4 +130,31 @@ pub async fn remove(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
         Ok(Done::new(Action::Deleted, id))
     })
     .await
+}
+
+/// A region's identity pool as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityPoolState {
+    pub id: String,
+    /// The login providers it trusts (`graph.facebook.com`).
+    pub logins: Vec<String>,
+    /// The developer provider drills log in with, if set.
+    pub developer_provider: Option<String>,
+}
+
+/// The stack's pool in `region` as `status` shows it.
+pub async fn observe(ctx: &Ctx, region: &str) -> anyhow::Result<Option<IdentityPoolState>> {
+    Ok(find(ctx, region).await?.map(|d| {
+        let mut logins: Vec<String> = d
+            .supported_login_providers()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        logins.sort();
+        IdentityPoolState {
+            id: d.identity_pool_id().to_owned(),
+            logins,
+            developer_provider: d.developer_provider_name().map(str::to_owned),
+        }
+    }))
 }

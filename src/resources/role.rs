@@ -161,7 +161,7 @@ pub async fn ensure_lambda_role(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "Tickets", "Effect": "Allow",
-         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
          "Resource": [table_arn(&ctx, p), table_arn(&ctx, s)]},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -175,11 +175,15 @@ pub async fn ensure_lambda_role(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
     Ok(w.finish(name))
 }
 
-/// Ensures the signed-in users' role, and that the pool hands it out.
+/// Ensures the signed-in users' role, and that each region's pool hands
+/// it out.
 pub async fn ensure_auth_role(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
-    let [p, s] = ctx.config.regions();
+    let regions = ctx.config.regions();
     let account = &ctx.account;
-    let pool = ctx.outputs.pool_id.get();
+    let pools: Vec<(&str, Option<String>)> = regions
+        .iter()
+        .map(|r| (*r, ctx.outputs.pool_id.get(r)))
+        .collect();
     let api = |r: &str| -> String {
         let id = ctx
             .outputs
@@ -188,45 +192,60 @@ pub async fn ensure_auth_role(ctx: Arc<Ctx>) -> anyhow::Result<Done> {
             .unwrap_or_else(|| "(new api)".into());
         format!("arn:aws:execute-api:{r}:{account}:{id}/*")
     };
+    let audiences: Vec<String> = pools
+        .iter()
+        .map(|(r, p)| p.clone().unwrap_or_else(|| format!("(new pool in {r})")))
+        .collect();
     let trust = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
         "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": pool.clone().unwrap_or_else(|| "(new pool)".into())},
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": audiences},
                       "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]});
     let policy = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": [api(p), api(s)]}]});
+        "Effect": "Allow", "Action": "execute-api:Invoke",
+        "Resource": regions.iter().map(|r| api(r)).collect::<Vec<_>>()}]});
     let name = auth_role_name(&ctx);
     let mut w = ctx.writer();
     let arn = ensure_role(&ctx, &mut w, &name, trust, "invoke", policy).await?;
-    let (Some(role_arn), Some(pool_id)) = (arn, pool) else {
+    let Some(role_arn) = arn else {
         return Ok(w.finish(name));
     };
     ctx.outputs.auth_role_arn.set(role_arn.clone());
-    let cognito = &ctx.clients.region(p).cognito;
-    let roles = cognito
-        .get_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .send()
-        .await
-        .map_err(|e| aws_error("GetIdentityPoolRoles", e))?;
-    let current = roles.roles().and_then(|r| r.get("authenticated")).cloned();
-    if current.as_deref() != Some(role_arn.as_str()) {
-        w.change("pool roles", || set_pool_roles(&ctx, &pool_id, &role_arn))
+    for (region, pool) in pools {
+        let Some(pool_id) = pool else { continue };
+        let cognito = &ctx.clients.region(region).cognito;
+        let roles = cognito
+            .get_identity_pool_roles()
+            .identity_pool_id(&pool_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("GetIdentityPoolRoles in {region}"), e))?;
+        let current = roles.roles().and_then(|r| r.get("authenticated")).cloned();
+        if current.as_deref() != Some(role_arn.as_str()) {
+            w.change(&format!("pool roles in {region}"), || {
+                set_pool_roles(&ctx, region, &pool_id, &role_arn)
+            })
             .await?;
+        }
     }
     Ok(w.finish(name))
 }
 
-async fn set_pool_roles(ctx: &Ctx, pool_id: &str, role_arn: &str) -> anyhow::Result<()> {
+async fn set_pool_roles(
+    ctx: &Ctx,
+    region: &str,
+    pool_id: &str,
+    role_arn: &str,
+) -> anyhow::Result<()> {
     ctx.clients
-        .region(&ctx.config.primary_region)
+        .region(region)
         .cognito
         .set_identity_pool_roles()
         .identity_pool_id(pool_id)
         .roles("authenticated", role_arn)
         .send()
         .await
-        .map_err(|e| aws_error("SetIdentityPoolRoles", e))?;
+        .map_err(|e| aws_error(&format!("SetIdentityPoolRoles in {region}"), e))?;
     Ok(())
 }
 

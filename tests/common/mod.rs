@@ -579,7 +579,17 @@ pub async fn identity_pool(sb: &TestSandbox, api: &str) -> String {
 }
 
 pub async fn facebook_token(sb: &TestSandbox, user: &str, expires_in: u64) -> String {
-    let endpoint = sb.sandbox.state.topology.region(PRIMARY).unwrap().url();
+    facebook_token_in(sb, PRIMARY, user, expires_in).await
+}
+
+/// A token from `region`'s Facebook stand-in.
+pub async fn facebook_token_in(
+    sb: &TestSandbox,
+    region: &str,
+    user: &str,
+    expires_in: u64,
+) -> String {
+    let endpoint = sb.sandbox.state.topology.region(region).unwrap().url();
     let resp = reqwest::Client::new()
         .post(format!("{endpoint}/sandbox/facebook/token"))
         .json(&json!({"appId": APP_ID, "userId": user, "name": "Test Rider", "expiresIn": expires_in}))
@@ -609,8 +619,18 @@ pub async fn facebook_login(
     pool: &str,
     user: &str,
 ) -> (aws_credential_types::Credentials, String) {
-    let token = facebook_token(sb, user, 3600).await;
-    let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(PRIMARY));
+    facebook_login_in(sb, PRIMARY, pool, user).await
+}
+
+/// Logs a Facebook user (`region`'s stand-in) into `region`'s pool `pool`.
+pub async fn facebook_login_in(
+    sb: &TestSandbox,
+    region: &str,
+    pool: &str,
+    user: &str,
+) -> (aws_credential_types::Credentials, String) {
+    let token = facebook_token_in(sb, region, user, 3600).await;
+    let cognito = aws_sdk_cognitoidentity::Client::new(&sb.region_config(region));
     let id = cognito
         .get_id()
         .identity_pool_id(pool)
@@ -863,4 +883,18 @@ pub async fn issued_certificate(
     })
     .await;
     arn
+}
+
+/// `up --json` with the ticket Lambda built for this run: the document.
+pub fn up_json(sb: &TestSandbox) -> Value {
+    let bootstrap = ticket_bootstrap();
+    let out = sb.cli_with(
+        &["up", "--json"],
+        &[
+            ("WILDRYDES_LAMBDA_BINARY", bootstrap.to_str().unwrap()),
+            ("WILDRYDES_FACEBOOK_APP_ID", APP_ID),
+        ],
+    );
+    assert!(out.status.success(), "up failed: {}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
 }

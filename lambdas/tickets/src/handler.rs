@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::cursor::CursorCodec;
 use crate::fault::Fault;
 use crate::model::{NewTicket, Ticket, is_ticket_id};
+use crate::owner::{Caller, Migrations};
 use crate::store::{StoreError, TicketStore};
 
 /// Largest request body accepted, in bytes.
@@ -98,6 +99,8 @@ pub struct App<S> {
     pub cursors: CursorCodec,
     pub config: Config,
     pub faults: FaultSource,
+    /// Whose older tickets this instance has moved to their owner key.
+    pub migrations: Migrations,
 }
 
 impl<S> App<S> {
@@ -238,13 +241,19 @@ async fn route<S: TicketStore>(app: &App<S>, req: &Request) -> Reply {
         _ => {}
     }
 
-    let Some(owner) = caller(req) else {
+    let Some(caller) = caller(req) else {
         return Reply::error(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "sign the request with credentials from a Cognito identity",
         );
     };
+    // Tickets filed under the caller's identity id move to their owner
+    // key first; if that fails it is tried again on the next request.
+    if let Err(err) = app.migrations.ensure(&app.store, &caller).await {
+        tracing::warn!(error = %err, "moving older tickets to the owner key failed");
+    }
+    let owner = caller.owner;
     let result = match (route, method) {
         (Route::Tickets, &Method::POST) => create(app, req, &owner).await,
         (Route::Tickets, _) => list(app, req, &owner).await,
@@ -265,23 +274,30 @@ async fn route<S: TicketStore>(app: &App<S>, req: &Request) -> Reply {
     })
 }
 
-/// The caller's Cognito identity id, set by API Gateway for AWS_IAM
-/// methods (REST v1) or by a function URL's IAM auth (v2).
-fn caller(req: &Request) -> Option<String> {
-    let id = match req.request_context_ref()? {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.cognito_identity_id.clone(),
-        RequestContext::ApiGatewayV2(ctx) => ctx
-            .authorizer
-            .as_ref()?
-            .iam
-            .as_ref()?
-            .cognito_identity
-            .as_ref()?
-            .identity_id
-            .clone(),
-        _ => None,
+/// Who calls, from the Cognito identity API Gateway verified for AWS_IAM
+/// methods (REST v1: identity id and login provider) or a function URL's
+/// IAM auth (v2: identity id only).
+fn caller(req: &Request) -> Option<Caller> {
+    let (id, provider) = match req.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => (
+            ctx.identity.cognito_identity_id.clone(),
+            ctx.identity.cognito_authentication_provider.clone(),
+        ),
+        RequestContext::ApiGatewayV2(ctx) => (
+            ctx.authorizer
+                .as_ref()?
+                .iam
+                .as_ref()?
+                .cognito_identity
+                .as_ref()?
+                .identity_id
+                .clone(),
+            None,
+        ),
+        _ => (None, None),
     };
-    id.filter(|id| !id.trim().is_empty())
+    let id = id.filter(|id| !id.trim().is_empty())?;
+    Some(Caller::from_identity(&id, provider.as_deref()))
 }
 
 async fn health<S: TicketStore>(app: &App<S>) -> Reply {

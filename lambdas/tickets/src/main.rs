@@ -34,6 +34,7 @@ async fn main() -> Result<(), Error> {
         cursors,
         config,
         faults: FaultSource::Environment,
+        migrations: Default::default(),
     };
     run(service_fn(|req| handle(&app, req))).await
 }

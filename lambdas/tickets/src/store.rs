@@ -52,6 +52,9 @@ pub trait TicketStore: Send + Sync {
         before: Option<&str>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
+    /// Deletes one of `owner`'s tickets (nothing if it is not there).
+    fn delete(&self, owner: &str, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A real read of the table, proving the region can serve.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -118,12 +121,22 @@ impl TicketStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("owner", AttributeValue::S(owner.to_owned()))
-            .key("id", AttributeValue::S(id.to_owned()))
+            .set_key(Some(key(owner, id)))
             .send()
             .await
             .map_err(backend)?;
         out.item.map(|item| from_item(&item)).transpose()
+    }
+
+    async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(owner, id)))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn list(
@@ -181,6 +194,14 @@ impl TicketStore for DynamoStore {
             .map(|_| ())
             .map_err(backend)
     }
+}
+
+/// The primary key of one of `owner`'s tickets.
+fn key(owner: &str, id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("owner".to_owned(), AttributeValue::S(owner.to_owned())),
+        ("id".to_owned(), AttributeValue::S(id.to_owned())),
+    ])
 }
 
 fn to_item(t: &Ticket) -> HashMap<String, AttributeValue> {
@@ -287,6 +308,15 @@ pub mod memory {
                 .unwrap()
                 .get(&(owner.into(), id.into()))
                 .cloned())
+        }
+
+        async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+            self.check()?;
+            self.tickets
+                .lock()
+                .unwrap()
+                .remove(&(owner.into(), id.into()));
+            Ok(())
         }
 
         async fn list(

@@ -2,7 +2,15 @@
 // on AWS, or the sandbox's stand-in dialog), the Cognito identity, and its
 // temporary credentials, refreshed before they expire. Kept in
 // sessionStorage: the tab's own, gone when it closes; logout clears it.
-import { Cognito } from "./cognito.js";
+//
+// Each region has its own identity pool. A login goes through the pool of
+// the region that serves (or, if its Cognito does not answer, the next
+// one); renewing credentials goes to the pool that issued them and, if
+// that region is down, logs in afresh through another region's pool with
+// the same Facebook token. The identity id differs between pools; the
+// ticket API keys tickets by the Facebook login, so the user sees the same
+// tickets either way.
+import { Cognito, CognitoError } from "./cognito.js";
 
 const SESSION = "wildrydes.session";
 const LOGIN_STATE = "wildrydes.loginState";
@@ -28,19 +36,27 @@ export class Auth {
    * @param {object} [o]
    * @param {Storage} [o.storage]
    * @param {() => number} [o.now]
-   * @param {Cognito} [o.cognito]
+   * @param {(region: string) => Cognito} [o.cognito] the client for a region's pool
    */
   constructor(config, o = {}) {
     this.config = config;
     this.storage = o.storage ?? sessionStorage;
     this.now = o.now ?? (() => Date.now());
+    const clients = {};
     this.cognito =
       o.cognito ??
-      new Cognito({
-        endpoint: config.cognitoEndpoint ?? `https://cognito-identity.${config.cognitoRegion}.amazonaws.com/`,
-        identityPoolId: config.identityPoolId,
-      });
+      ((region) =>
+        (clients[region] ??= new Cognito({
+          endpoint: config.identity[region].cognitoEndpoint,
+          identityPoolId: config.identity[region].identityPoolId,
+        })));
     this.refreshing = null;
+  }
+
+  /** Regions with a pool, `first` first, then the primary, then the rest. */
+  regions(first) {
+    const all = [this.config.regions?.primary, this.config.regions?.secondary, ...Object.keys(this.config.identity ?? {})];
+    return [...new Set([first, ...all])].filter((r) => r && this.config.identity?.[r]);
   }
 
   /** The stored session, or null. */
@@ -61,17 +77,18 @@ export class Auth {
     this.storage.removeItem(LOGIN_STATE);
   }
 
-  /** Where the stand-in's dialog sends the browser (sandbox only). */
-  dialogUrl(returnTo) {
+  /** Where the stand-in's dialog sends the browser (sandbox only): `region`'s. */
+  dialogUrl(returnTo, region) {
+    const [first] = this.regions(region);
     const state = randomState();
-    this.storage.setItem(LOGIN_STATE, state);
+    this.storage.setItem(LOGIN_STATE, JSON.stringify({ state, region: first }));
     const q = new URLSearchParams({
       client_id: this.config.facebookAppId ?? "",
       redirect_uri: returnTo,
       state,
       response_type: "token",
     });
-    return `${this.config.facebookLoginUrl}?${q}`;
+    return `${this.config.identity[first].facebookLoginUrl}?${q}`;
   }
 
   /**
@@ -83,40 +100,66 @@ export class Auth {
     const p = new URLSearchParams(fragment.replace(/^#/, ""));
     const token = p.get("access_token");
     if (!token) return false;
-    const expected = this.storage.getItem(LOGIN_STATE);
+    let expected = null;
+    try {
+      expected = JSON.parse(this.storage.getItem(LOGIN_STATE) ?? "null");
+    } catch {
+      expected = null;
+    }
     this.storage.removeItem(LOGIN_STATE);
-    if (!expected || p.get("state") !== expected) {
+    if (!expected?.state || p.get("state") !== expected.state) {
       throw new LoginRequired("that login was not started from this page; log in again");
     }
     await this.loginWithToken({
       token,
       expiresIn: Number(p.get("expires_in") ?? 3600),
       userId: p.get("user_id") ?? "",
+      region: expected.region,
     });
     return true;
   }
 
-  /** Trades a Facebook token for a Cognito identity and credentials. */
-  async loginWithToken({ token, expiresIn, userId }) {
-    const identityId = await this.cognito.getId(token);
-    const credentials = await this.cognito.credentials(identityId, token);
+  /**
+   * Trades a Facebook token for a Cognito identity and credentials, in
+   * `region`'s pool or, if its Cognito does not answer, the next region's.
+   */
+  async loginWithToken({ token, expiresIn, userId, region }) {
+    const { pool, credentials } = await this.trade(token, region);
     this.save({
       userId,
       token,
       tokenExpiresAt: this.now() + expiresIn * 1000,
+      region: pool,
       identityId: credentials.identityId,
       credentials,
     });
   }
 
-  /** Logs in with the Facebook JavaScript SDK (AWS). */
-  async loginWithFacebookSdk() {
+  /** GetId + GetCredentialsForIdentity in the first pool that answers. */
+  async trade(token, region) {
+    let last;
+    for (const pool of this.regions(region)) {
+      try {
+        const cognito = this.cognito(pool);
+        const identityId = await cognito.getId(token);
+        return { pool, credentials: await cognito.credentials(identityId, token) };
+      } catch (e) {
+        // A refused login is the answer; a region that does not answer is not.
+        if (!isUnavailable(e)) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  /** Logs in with the Facebook JavaScript SDK (AWS), through `region`'s pool first. */
+  async loginWithFacebookSdk(region) {
     const FB = globalThis.FB;
     if (!FB) throw new Error("the Facebook SDK did not load; check the network and try again");
     const response = await new Promise((resolve) => FB.login(resolve, { scope: "public_profile" }));
     const auth = response?.authResponse;
     if (!auth?.accessToken) throw new LoginRequired("the Facebook login was cancelled");
-    await this.loginWithToken({ token: auth.accessToken, expiresIn: Number(auth.expiresIn ?? 3600), userId: auth.userID ?? "" });
+    await this.loginWithToken({ token: auth.accessToken, expiresIn: Number(auth.expiresIn ?? 3600), userId: auth.userID ?? "", region });
   }
 
   /**
@@ -145,8 +188,23 @@ export class Auth {
       this.logout();
       throw new LoginRequired("your login has expired; log in again");
     }
-    const credentials = await this.cognito.credentials(s.identityId, s.token);
-    this.save({ ...s, credentials });
-    return credentials;
+    try {
+      const credentials = await this.cognito(s.region).credentials(s.identityId, s.token);
+      this.save({ ...s, credentials });
+      return credentials;
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      // The pool's region is down: the same Facebook login, another pool.
+      const others = this.regions(s.region).filter((r) => r !== s.region);
+      if (!others.length) throw e;
+      const { pool, credentials } = await this.trade(s.token, others[0]);
+      this.save({ ...s, region: pool, identityId: credentials.identityId, credentials });
+      return credentials;
+    }
   }
+}
+
+/** Whether Cognito did not answer (network, timeout, 5xx), as opposed to refusing. */
+function isUnavailable(e) {
+  return e instanceof CognitoError && (e.code === "NetworkError" || e.status >= 500 || e.status === 429);
 }

@@ -117,17 +117,23 @@ function loginPage() {
   sessionStorage.removeItem("wildrydes.loginMessage");
   const button = h("button", { type: "button", class: "primary", id: "login" }, "Log in with Facebook");
   const status = h("p", { role: "status", "aria-live": "polite" });
+  const standIn = Object.values(config.identity ?? {}).some((i) => i.facebookLoginUrl);
+  // Log in where the service is served from (the primary, unless it is
+  // down): `/health` says which region that is. Asked now, so the click
+  // can open Facebook's popup at once (browsers block it after a wait).
+  let region = config.regions.primary;
+  const serving = api.servingRegion().then((r) => (region = r ?? region));
   button.addEventListener("click", async () => {
-    if (config.facebookLoginUrl) {
-      // The sandbox's stand-in: a dialog that comes back with a token in
-      // the fragment.
-      location.assign(auth.dialogUrl(location.origin + location.pathname));
-      return;
-    }
     button.disabled = true;
     status.textContent = "Logging in…";
+    if (standIn) {
+      // The sandbox's stand-in: a dialog that comes back with a token in
+      // the fragment.
+      location.assign(auth.dialogUrl(location.origin + location.pathname, await serving));
+      return;
+    }
     try {
-      await auth.loginWithFacebookSdk();
+      await auth.loginWithFacebookSdk(region);
       header();
       go("#/tickets");
     } catch (e) {
@@ -135,7 +141,7 @@ function loginPage() {
       status.textContent = e.message;
     }
   });
-  if (!config.facebookLoginUrl) loadFacebookSdk();
+  if (!standIn) loadFacebookSdk();
   show(
     main,
     title("Log in"),

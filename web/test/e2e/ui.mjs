@@ -197,6 +197,15 @@ try {
     await ann.getByRole("link", { name: "My tickets", exact: true }).click();
     await ann.getByRole("heading", { name: "My tickets", exact: true }).waitFor();
     assert.equal(await items.first().textContent(), "Filed while the primary region is down.");
+    step("Cara, who never logged in, logs in while the primary is down");
+    const cara = await userPage(browser);
+    await login(cara, "10000000303", "Cara Rider");
+    await cara.getByText("You have no tickets yet.").waitFor();
+    assert.equal(await cara.evaluate(() => JSON.parse(sessionStorage.getItem("wildrydes.session")).region), SECONDARY);
+    await newTicket(cara, { description: "My first ticket, filed during the outage." });
+    await cara.getByRole("heading", { name: "Ticket", exact: true }).waitFor();
+    await shot(cara, "9-new-user-during-outage");
+    await cara.close();
     wildrydes("sandbox", "thaw", PRIMARY);
     thawed = true;
   } finally {
