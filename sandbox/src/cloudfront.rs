@@ -38,7 +38,7 @@ use crate::credentials::ACCOUNT_ID;
 use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::route53::{Route53, iso_ms, new_id, now_ms};
 use crate::store::Store;
-use crate::wire::{request_id, xml_escape};
+use crate::wire::{request_id, tag_elements, xml_escape};
 use crate::xml::Element;
 
 const NS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
@@ -820,17 +820,7 @@ fn read_tags(tags: Option<&Element>) -> BTreeMap<String, String> {
 }
 
 fn tags_xml(tags: &BTreeMap<String, String>) -> String {
-    let items: String = tags
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-                xml_escape(k),
-                xml_escape(v)
-            )
-        })
-        .collect();
-    format!("<Items>{items}</Items>")
+    format!("<Items>{}</Items>", tag_elements(tags))
 }
 
 fn by_arn<'a>(

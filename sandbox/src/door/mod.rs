@@ -13,6 +13,7 @@
 
 mod encode;
 mod error;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::future::Future;
