@@ -14,10 +14,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::acm::Acm;
 use crate::credentials::SandboxSecrets;
 use crate::door::{Input, Outcome, Reply, ServiceError};
-use crate::lambda::percent_decode;
+use crate::services::acm::Acm;
+use crate::services::lambda::percent_decode;
 use crate::store::{Store, StoreError};
 
 /// Route 53 hosted-zone ids of regional API Gateway endpoints (AWS-BEHAVIOUR §6).

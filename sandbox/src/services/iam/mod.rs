@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::ACCOUNT_ID;
-use crate::dynamodb::policy::{statements, strings};
 use crate::query::{IAM, QueryRequest, el, percent_encode};
+use crate::services::dynamodb::policy::{statements, strings};
 use crate::store::{Store, StoreError};
 
 /// One IAM role.

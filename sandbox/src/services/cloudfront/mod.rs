@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::ACCOUNT_ID;
 use crate::door::{Input, Outcome, Reply, ServiceError};
-use crate::route53::{Route53, iso_ms, new_id, now_ms};
+use crate::services::route53::{Route53, iso_ms, new_id, now_ms};
 use crate::store::Store;
 use crate::wire::{request_id, tag_elements, xml_escape};
 use crate::xml::Element;

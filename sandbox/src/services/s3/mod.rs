@@ -19,8 +19,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::door::{Input, Outcome, Reply, ServiceError};
-use crate::dynamodb::policy::{statements, strings};
-use crate::lambda::percent_decode;
+use crate::services::dynamodb::policy::{statements, strings};
+use crate::services::lambda::percent_decode;
 use crate::store::Store;
 use crate::wire::http_date;
 
