@@ -2,11 +2,6 @@
 //! weighted and alias routing; atomic, validated change batches), health
 //! checks, and the answers those records give (see [`Route53::resolve`]),
 //! which the health checkers ([`health`]) use to find their targets.
-//!
-//! Why over 800 lines: the service's state and every operation it serves
-//! still live together; splitting it into `services/<service>/` (model,
-//! operations, an operation table) is the open part of the restructure
-//! (issue 11).
 
 pub mod health;
 mod operations;

@@ -3,11 +3,6 @@
 //! serves a public bucket's index and error documents, at
 //! `http://<region address>:<port>/<bucket>/` or by `Host`
 //! `<bucket>.s3-website.<region>.localhost`.
-//!
-//! Why over 800 lines: the service's state and every operation it serves
-//! still live together; splitting it into `services/<service>/` (model,
-//! operations, an operation table) is the open part of the restructure
-//! (issue 11).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
