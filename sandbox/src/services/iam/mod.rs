@@ -1,20 +1,21 @@
 //! IAM in the global process: roles, their inline and attached policies,
 //! and tags; enough for `up` and `down`. Kept in `global/iam.json`.
 
+mod operations;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::door::ServiceError;
 use http::StatusCode;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::ACCOUNT_ID;
+use crate::door::table::by_name;
 use crate::query::{IAM, QueryRequest, el, percent_encode};
 use crate::services::dynamodb::policy::{statements, strings};
 use crate::store::{Store, StoreError};
+use operations::OPERATIONS;
 
 /// One IAM role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,234 +188,18 @@ impl Iam {
     }
 
     fn dispatch(&self, action: &str, req: &QueryRequest, state: &mut IamState) -> Outcome {
-        match action {
-            "CreateRole" => {
-                let name = Self::role_name(req)?;
-                if !valid_name(name) {
-                    return Err(err(
-                        StatusCode::BAD_REQUEST,
-                        "ValidationError",
-                        format!("The specified value for roleName is invalid: {name}"),
-                    ));
-                }
-                if state.roles.contains_key(name) {
-                    return Err(err(
-                        StatusCode::CONFLICT,
-                        "EntityAlreadyExists",
-                        format!("Role with name {name} already exists."),
-                    ));
-                }
-                let doc = req.get("AssumeRolePolicyDocument").ok_or_else(|| {
-                    err(StatusCode::BAD_REQUEST, "ValidationError", "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null")
-                })?;
-                valid_policy(doc)?;
-                let suffix: String = (0..17)
-                    .map(|_| {
-                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[rand::rng().random_range(0..32)] as char
-                    })
-                    .collect();
-                let role = Role {
-                    name: name.to_owned(),
-                    id: format!("AROA{suffix}"),
-                    path: req.get("Path").unwrap_or("/").to_owned(),
-                    created: OffsetDateTime::now_utc()
-                        .replace_nanosecond(0)
-                        .unwrap_or(OffsetDateTime::now_utc())
-                        .format(&Rfc3339)
-                        .unwrap_or_default(),
-                    assume_role_policy: doc.to_owned(),
-                    description: req.get("Description").map(str::to_owned),
-                    max_session_duration: req
-                        .get("MaxSessionDuration")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(3600),
-                    tags: req.members("Tags"),
-                    inline: BTreeMap::new(),
-                    attached: BTreeSet::new(),
-                };
-                let xml = role.xml();
-                state.roles.insert(name.to_owned(), role);
-                self.save(state)?;
-                Ok(Some(xml))
-            }
-            "GetRole" => {
-                let name = Self::role_name(req)?;
-                let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-                Ok(Some(role.xml()))
-            }
-            "DeleteRole" => {
-                let name = Self::role_name(req)?;
-                let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-                if !role.inline.is_empty() {
-                    return Err(err(
-                        StatusCode::CONFLICT,
-                        "DeleteConflict",
-                        "Cannot delete entity, must delete policies first.",
-                    ));
-                }
-                if !role.attached.is_empty() {
-                    return Err(err(
-                        StatusCode::CONFLICT,
-                        "DeleteConflict",
-                        "Cannot delete entity, must detach all policies first.",
-                    ));
-                }
-                state.roles.remove(name);
-                self.save(state)?;
-                Ok(None)
-            }
-            "UpdateAssumeRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let doc = req.get("PolicyDocument").unwrap_or_default().to_owned();
-                valid_policy(&doc)?;
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                role.assume_role_policy = doc;
-                self.save(state)?;
-                Ok(None)
-            }
-            "TagRole" => {
-                let name = Self::role_name(req)?;
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                for (k, v) in req.members("Tags") {
-                    role.tags.retain(|(key, _)| *key != k);
-                    role.tags.push((k, v));
-                }
-                self.save(state)?;
-                Ok(None)
-            }
-            "PutRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let policy = req.get("PolicyName").unwrap_or_default().to_owned();
-                let doc = req.get("PolicyDocument").unwrap_or_default().to_owned();
-                if !valid_name(&policy) {
-                    return Err(err(
-                        StatusCode::BAD_REQUEST,
-                        "ValidationError",
-                        "The specified value for policyName is invalid",
-                    ));
-                }
-                valid_policy(&doc)?;
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                role.inline.insert(policy, doc);
-                self.save(state)?;
-                Ok(None)
-            }
-            "GetRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let policy = req.get("PolicyName").unwrap_or_default();
-                let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-                let doc = role.inline.get(policy).ok_or_else(|| {
-                    err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("The role policy with name {policy} cannot be found."),
-                    )
-                })?;
-                Ok(Some(format!(
-                    "{}{}{}",
-                    el("RoleName", name),
-                    el("PolicyName", policy),
-                    el("PolicyDocument", &percent_encode(doc))
-                )))
-            }
-            "DeleteRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let policy = req.get("PolicyName").unwrap_or_default();
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                if role.inline.remove(policy).is_none() {
-                    return Err(err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("The role policy with name {policy} cannot be found."),
-                    ));
-                }
-                self.save(state)?;
-                Ok(None)
-            }
-            "ListRolePolicies" => {
-                let name = Self::role_name(req)?;
-                let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-                let members: String = role.inline.keys().map(|n| el("member", n)).collect();
-                Ok(Some(format!(
-                    "<PolicyNames>{members}</PolicyNames><IsTruncated>false</IsTruncated>"
-                )))
-            }
-            "AttachRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let arn = req.get("PolicyArn").unwrap_or_default().to_owned();
-                if !arn.starts_with("arn:aws:iam::aws:policy/") {
-                    return Err(err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("Policy {arn} does not exist or is not attachable."),
-                    ));
-                }
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                role.attached.insert(arn);
-                self.save(state)?;
-                Ok(None)
-            }
-            "DetachRolePolicy" => {
-                let name = Self::role_name(req)?;
-                let arn = req.get("PolicyArn").unwrap_or_default();
-                let role = state
-                    .roles
-                    .get_mut(name)
-                    .ok_or_else(|| no_such_role(name))?;
-                if !role.attached.remove(arn) {
-                    return Err(err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("Policy {arn} was not found."),
-                    ));
-                }
-                self.save(state)?;
-                Ok(None)
-            }
-            "ListAttachedRolePolicies" => {
-                let name = Self::role_name(req)?;
-                let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-                let members: String = role
-                    .attached
-                    .iter()
-                    .map(|arn| {
-                        let policy = arn.rsplit('/').next().unwrap_or(arn);
-                        format!(
-                            "<member>{}{}</member>",
-                            el("PolicyName", policy),
-                            el("PolicyArn", arn)
-                        )
-                    })
-                    .collect();
-                Ok(Some(format!(
-                    "<AttachedPolicies>{members}</AttachedPolicies><IsTruncated>false</IsTruncated>"
-                )))
-            }
-            "" => Err(err(
+        match by_name(OPERATIONS, action) {
+            Some(operation) => (operation.handler)(self, req, state),
+            None if action.is_empty() => Err(err(
                 StatusCode::BAD_REQUEST,
                 "MissingAction",
                 "Missing Action",
             )),
-            other => Err(err(
+            None => Err(err(
                 StatusCode::BAD_REQUEST,
                 "InvalidAction",
                 format!(
-                    "Could not find operation {other} for version 2010-05-08 in the sandbox's IAM"
+                    "Could not find operation {action} for version 2010-05-08 in the sandbox's IAM"
                 ),
             )),
         }
