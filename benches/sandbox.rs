@@ -24,8 +24,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateReplicationGroupMemberAction,
     KeySchemaElement, KeyType, ReplicationGroupUpdate, ScalarAttributeType,
 };
-use wildrydes_sandbox::dynamodb::replication::Settings;
 use wildrydes_sandbox::launcher::Sandbox;
+use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
 const OPS: usize = 3000;
 const CLIENTS: usize = 4;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dynamodb::replication::{Settings, SubscriptionStatus};
+use crate::services::dynamodb::replication::{Settings, SubscriptionStatus};
 
 /// Path prefix of the control API.
 pub const PREFIX: &str = "/_sandbox/";

@@ -13,7 +13,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use crate::route53::{Route53, fqdn};
+use crate::services::route53::{Route53, fqdn};
 
 /// Answers DNS queries from the sandbox's Route 53.
 pub struct DnsHandler {

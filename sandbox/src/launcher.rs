@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::control::ControlClient;
 use crate::credentials::SandboxSecrets;
-use crate::dynamodb::replication::{Settings, SubscriptionStatus};
+use crate::services::dynamodb::replication::{Settings, SubscriptionStatus};
 use crate::topology::{
     Endpoint, GLOBAL, Layout, SandboxState, Topology, region_address, write_atomic,
 };

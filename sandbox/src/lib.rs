@@ -4,7 +4,7 @@
 //! process, all started from the `wildrydes` binary (see [`launcher`]).
 //!
 //! What it does for real, because drills measure it: DynamoDB global-table
-//! replication with configurable lag ([`dynamodb::replication`]), SigV4 on
+//! replication with configurable lag ([`services::dynamodb::replication`]), SigV4 on
 //! every request ([`sigv4`]), and region outages by signal ([`launcher`]).
 
 // Handlers return ready-rendered AWS error responses as their `Err`: they
@@ -12,27 +12,18 @@
 // boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
-pub mod acm;
-pub mod apigateway;
-pub mod cloudfront;
-pub mod cognito;
 pub mod control;
 pub mod credentials;
 pub mod dns;
 pub mod door;
-pub mod dynamodb;
 pub mod edge;
 pub mod glob;
-pub mod iam;
-pub mod lambda;
 pub mod launcher;
 pub mod query;
-pub mod route53;
-pub mod s3;
 pub mod server;
+pub mod services;
 pub mod sigv4;
 pub mod store;
-pub mod sts;
 pub mod topology;
 pub mod wire;
 pub mod xml;

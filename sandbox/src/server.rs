@@ -15,20 +15,20 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
-use crate::acm::Acm;
-use crate::apigateway::ApiGateway;
-use crate::apigateway::dataplane::Authorizer;
-use crate::cognito::Cognito;
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
 use crate::credentials::SandboxSecrets;
 use crate::door::{self, Destination, ServiceError};
-use crate::dynamodb::Dynamo;
-use crate::dynamodb::meta::Meta;
-use crate::dynamodb::replication::{Peer, Replicator, Settings};
-use crate::iam::Iam;
-use crate::lambda::Lambda;
 use crate::query::QueryRequest;
-use crate::s3::S3;
+use crate::services::acm::Acm;
+use crate::services::apigateway::ApiGateway;
+use crate::services::apigateway::dataplane::Authorizer;
+use crate::services::cognito::Cognito;
+use crate::services::dynamodb::Dynamo;
+use crate::services::dynamodb::meta::Meta;
+use crate::services::dynamodb::replication::{Peer, Replicator, Settings};
+use crate::services::iam::Iam;
+use crate::services::lambda::Lambda;
+use crate::services::s3::S3;
 use crate::topology::{GLOBAL, Layout, Topology};
 use crate::wire::respond;
 
@@ -89,8 +89,10 @@ pub async fn serve_until(
             Router::new().fallback(region_handler).with_state(state)
         }
         Role::Global => {
-            let route53 =
-                crate::route53::Route53::open(data.join("route53.json"), topology.clone())?;
+            let route53 = crate::services::route53::Route53::open(
+                data.join("route53.json"),
+                topology.clone(),
+            )?;
             let mut edge = None;
             if topology.dns_port.is_some() {
                 start_dns(route53.clone())?;
@@ -101,10 +103,12 @@ pub async fn serve_until(
                 crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD))?;
                 edge = Some(e);
             }
-            let cloudfront =
-                crate::cloudfront::CloudFront::open(data.join("cloudfront.json"), route53.clone())?;
+            let cloudfront = crate::services::cloudfront::CloudFront::open(
+                data.join("cloudfront.json"),
+                route53.clone(),
+            )?;
             if topology.cdn_port.is_some() {
-                crate::cloudfront::serve(
+                crate::services::cloudfront::serve(
                     cloudfront.clone(),
                     inherited_listener(crate::launcher::CDN_FD),
                 )?;
@@ -135,7 +139,7 @@ fn inherited_listener(fd: i32) -> std::net::TcpListener {
 }
 
 /// Serves the sandbox's DNS on the sockets `start` handed over.
-fn start_dns(route53: Arc<crate::route53::Route53>) -> anyhow::Result<()> {
+fn start_dns(route53: Arc<crate::services::route53::Route53>) -> anyhow::Result<()> {
     use std::os::fd::FromRawFd;
     // SAFETY: `start` hands the global process these descriptors.
     let udp = unsafe { std::net::UdpSocket::from_raw_fd(crate::launcher::DNS_UDP_FD) };
@@ -279,7 +283,7 @@ impl RegionProcess {
         let dynamo = Dynamo::start(region, db, meta, replicator.clone(), controls).await?;
         replicator.refresh();
         let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
-        let role_exists: crate::lambda::RoleCheck = Arc::new(move |arn: String| {
+        let role_exists: crate::services::lambda::RoleCheck = Arc::new(move |arn: String| {
             let global = global.clone();
             Box::pin(async move { global.role_exists(&arn).await.unwrap_or(false) })
         });
@@ -513,10 +517,10 @@ fn unknown_service(method: &Method, path: &str) -> Response {
 
 struct GlobalProcess {
     edge: Option<Arc<crate::edge::Edge>>,
-    cloudfront: Arc<crate::cloudfront::CloudFront>,
+    cloudfront: Arc<crate::services::cloudfront::CloudFront>,
     topology: Topology,
     iam: Iam,
-    route53: Arc<crate::route53::Route53>,
+    route53: Arc<crate::services::route53::Route53>,
     secrets: Arc<SandboxSecrets>,
 }
 
@@ -531,7 +535,7 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                     && authorised(&parts.headers, &g.secrets) =>
             {
                 let id = route.trim_start_matches("route53/healthchecks/");
-                match crate::route53::health::report(&g.route53, id) {
+                match crate::services::route53::health::report(&g.route53, id) {
                     Some(v) => axum::Json(v).into_response(),
                     None => control_error(StatusCode::NOT_FOUND, format!("no health check {id}")),
                 }
@@ -634,7 +638,7 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                     .handle(&QueryRequest::parse(&input.body, input.query.as_deref())),
                 _ => {
                     let caller = input.caller.as_ref().expect("STS requests are signed");
-                    crate::sts::handle(
+                    crate::services::sts::handle(
                         &QueryRequest::parse(&input.body, input.query.as_deref()),
                         &caller.principal,
                         &g.secrets,

@@ -73,3 +73,17 @@ pub fn xml_escape(s: &str) -> String {
     }
     out
 }
+
+/// Tags as the `<Tag><Key>…</Key><Value>…</Value></Tag>` elements S3's
+/// tag set and CloudFront's tag items list.
+pub fn tag_elements(tags: &std::collections::BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(k, v)| {
+            format!(
+                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                xml_escape(k),
+                xml_escape(v)
+            )
+        })
+        .collect()
+}

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use wildrydes_sandbox::dynamodb::replication::Settings;
 use wildrydes_sandbox::launcher::{self, Sandbox, StartOptions, Started};
 use wildrydes_sandbox::server::{self, Role};
+use wildrydes_sandbox::services::dynamodb::replication::Settings;
 use wildrydes_sandbox::topology::{Layout, Topology};
 
 use super::{Outcome, load_config};

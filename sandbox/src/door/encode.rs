@@ -214,7 +214,7 @@ impl Protocol {
                 insert(
                     &mut resp,
                     "x-amz-apigw-id",
-                    &crate::apigateway::dataplane::apigw_id(),
+                    &crate::services::apigateway::dataplane::apigw_id(),
                 );
             }
             Protocol::S3Xml => {

@@ -14,6 +14,7 @@
 pub mod cors;
 mod encode;
 mod error;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -178,10 +179,10 @@ pub fn identify(method: &Method, path: &str, headers: &HeaderMap) -> Option<Dest
     if path.starts_with("/2020-05-31/") {
         return Some(Destination::CloudFront);
     }
-    if crate::lambda::is_lambda_path(path) {
+    if crate::services::lambda::is_lambda_path(path) {
         return Some(Destination::Lambda);
     }
-    if crate::apigateway::ApiGateway::is_control_path(path) {
+    if crate::services::apigateway::ApiGateway::is_control_path(path) {
         return Some(Destination::ApiGateway);
     }
     None
@@ -234,7 +235,7 @@ impl Input {
         self.path
             .trim_matches('/')
             .split('/')
-            .map(crate::lambda::percent_decode)
+            .map(crate::services::lambda::percent_decode)
             .collect()
     }
 }

@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::{ACCOUNT_ID, Principal, SandboxSecrets};
 use crate::door::Outcome;
-use crate::iam::Iam;
 use crate::query::{QueryRequest, STS, el};
+use crate::services::iam::Iam;
 
 pub fn handle(
     req: &QueryRequest,

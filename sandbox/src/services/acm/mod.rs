@@ -5,6 +5,8 @@
 //! Route 53 (the region process asks the global process; see
 //! [`Acm::pending`] and [`Acm::mark_issued`]), then becomes ISSUED.
 
+mod operations;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -12,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::ACCOUNT_ID;
+use crate::door::table::by_name;
 use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::store::{Store, StoreError};
+use operations::{Call, OPERATIONS, READS};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Certificate {
@@ -46,9 +49,12 @@ impl Certificate {
     }
 }
 
+/// A region's certificates by ARN.
+type Certificates = BTreeMap<String, Certificate>;
+
 pub struct Acm {
     region: String,
-    certs: Store<BTreeMap<String, Certificate>>,
+    certs: Store<Certificates>,
 }
 
 /// An ACM error (the door gives it the awsJson1_1 envelope).
@@ -184,138 +190,23 @@ impl Acm {
         let op = target.trim_start_matches("CertificateManager.");
         let mut certs = self.certs.lock();
         let before = certs.clone();
-        let arn = req["CertificateArn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let not_found = || {
-            error(
-                "ResourceNotFoundException",
-                &format!("Could not find certificate {arn}."),
-            )
+        let call = Call {
+            arn: req["CertificateArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            req,
         };
-        let saved = |r: Result<(), StoreError>, v: Value| {
-            r?;
-            ok(v)
-        };
-        match op {
-            "RequestCertificate" => {
-                let Some(domain) = req["DomainName"].as_str() else {
-                    return error("ValidationException", "DomainName is required");
-                };
-                let arn = format!(
-                    "arn:aws:acm:{}:{ACCOUNT_ID}:certificate/{}",
-                    self.region,
-                    uuid::Uuid::new_v4()
-                );
-                let tags = req["Tags"]
-                    .as_array()
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(|t| {
-                                Some((
-                                    t["Key"].as_str()?.to_owned(),
-                                    t["Value"].as_str().unwrap_or("").to_owned(),
-                                ))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let sans: Vec<String> = req["SubjectAlternativeNames"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_else(|| vec![domain.to_owned()]);
-                certs.insert(
-                    arn.clone(),
-                    Certificate {
-                        arn: arn.clone(),
-                        domain: domain.to_owned(),
-                        sans,
-                        created_at: now_epoch(),
-                        tags,
-                        in_use_by: Vec::new(),
-                        issued_at: None,
-                    },
-                );
-                saved(
-                    self.certs.commit(&mut certs, before),
-                    json!({"CertificateArn": arn}),
-                )
-            }
-            "DescribeCertificate" => match certs.get(&arn) {
-                Some(c) => {
-                    let names = c.names();
-                    let validation = if c.issued_at.is_some() {
-                        "SUCCESS"
-                    } else {
-                        "PENDING_VALIDATION"
-                    };
-                    let options: Vec<Value> = names
-                        .iter()
-                        .map(|n| json!({"DomainName": n, "ValidationDomain": n, "ValidationStatus": validation, "ValidationMethod": "DNS", "ResourceRecord": validation_record(n)}))
-                        .collect();
-                    let mut cert = json!({
-                        "CertificateArn": c.arn, "DomainName": c.domain, "SubjectAlternativeNames": names,
-                        "Status": c.status(), "Type": "AMAZON_ISSUED", "KeyAlgorithm": "RSA_2048",
-                        "DomainValidationOptions": options, "CreatedAt": c.created_at,
-                        "InUseBy": c.in_use_by, "RenewalEligibility": "INELIGIBLE",
-                    });
-                    if let Some(at) = c.issued_at {
-                        cert["IssuedAt"] = json!(at);
-                    }
-                    ok(json!({ "Certificate": cert }))
-                }
-                None => not_found(),
-            },
-            "ListCertificates" => {
-                let wanted: Vec<&str> = req["CertificateStatuses"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let list: Vec<Value> = certs
-                    .values()
-                    .filter(|c| wanted.is_empty() || wanted.contains(&c.status()))
-                    .map(|c| json!({"CertificateArn": c.arn, "DomainName": c.domain, "Status": c.status(), "Type": "AMAZON_ISSUED", "InUse": !c.in_use_by.is_empty()}))
-                    .collect();
-                ok(json!({"CertificateSummaryList": list}))
-            }
-            "ListTagsForCertificate" => match certs.get(&arn) {
-                Some(c) => ok(
-                    json!({"Tags": c.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}),
-                ),
-                None => not_found(),
-            },
-            "AddTagsToCertificate" => match certs.get_mut(&arn) {
-                Some(c) => {
-                    for t in req["Tags"].as_array().cloned().unwrap_or_default() {
-                        if let Some(k) = t["Key"].as_str() {
-                            c.tags
-                                .insert(k.to_owned(), t["Value"].as_str().unwrap_or("").to_owned());
-                        }
-                    }
-                    saved(self.certs.commit(&mut certs, before), json!({}))
-                }
-                None => not_found(),
-            },
-            "DeleteCertificate" => match certs.get(&arn) {
-                Some(c) if !c.in_use_by.is_empty() => error(
-                    "ResourceInUseException",
-                    &format!("Certificate {arn} in account {ACCOUNT_ID} is in use."),
-                ),
-                Some(_) => {
-                    certs.remove(&arn);
-                    saved(self.certs.commit(&mut certs, before), json!({}))
-                }
-                None => not_found(),
-            },
-            other => error(
+        let response = match by_name(OPERATIONS, op) {
+            Some(operation) => (operation.handler)(self, &call, &mut certs),
+            None => error(
                 "UnknownOperationException",
-                &format!("the sandbox's ACM has no operation {other}"),
+                &format!("the sandbox's ACM has no operation {op}"),
             ),
+        };
+        if response.is_ok() && !READS.contains(&op) {
+            self.certs.commit(&mut certs, before)?;
         }
+        response
     }
 }

@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 
 use super::{ApiGateway, Resource};
 use crate::credentials::{ACCOUNT_ID, Principal};
-use crate::lambda::runtime::Outcome;
-use crate::lambda::{BoxFuture, InvokeError, Lambda, percent_decode};
+use crate::services::lambda::runtime::Outcome;
+use crate::services::lambda::{BoxFuture, InvokeError, Lambda, percent_decode};
 use crate::sigv4::AuthFailure;
 
 /// Asks the sandbox's IAM whether a role may perform an action on a resource.

@@ -1,0 +1,207 @@
+//! IAM in the global process: roles, their inline and attached policies,
+//! and tags; enough for `up` and `down`. Kept in `global/iam.json`.
+
+mod operations;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::door::ServiceError;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::ACCOUNT_ID;
+use crate::door::table::by_name;
+use crate::query::{IAM, QueryRequest, el, percent_encode};
+use crate::services::dynamodb::policy::{statements, strings};
+use crate::store::{Store, StoreError};
+use operations::OPERATIONS;
+
+/// One IAM role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub created: String,
+    pub assume_role_policy: String,
+    pub description: Option<String>,
+    pub max_session_duration: u32,
+    pub tags: Vec<(String, String)>,
+    pub inline: BTreeMap<String, String>,
+    pub attached: BTreeSet<String>,
+}
+
+impl Role {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{ACCOUNT_ID}:role{}{}", self.path, self.name)
+    }
+
+    fn xml(&self) -> String {
+        let tags = if self.tags.is_empty() {
+            String::new()
+        } else {
+            let members: String = self
+                .tags
+                .iter()
+                .map(|(k, v)| format!("<member>{}{}</member>", el("Key", k), el("Value", v)))
+                .collect();
+            format!("<Tags>{members}</Tags>")
+        };
+        format!(
+            "<Role>{}{}{}{}{}{}{}{}{tags}</Role>",
+            el("Path", &self.path),
+            el("RoleName", &self.name),
+            el("RoleId", &self.id),
+            el("Arn", &self.arn()),
+            el("CreateDate", &self.created),
+            el(
+                "AssumeRolePolicyDocument",
+                &percent_encode(&self.assume_role_policy)
+            ),
+            self.description
+                .as_deref()
+                .map(|d| el("Description", d))
+                .unwrap_or_default(),
+            el("MaxSessionDuration", &self.max_session_duration.to_string()),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct IamState {
+    roles: BTreeMap<String, Role>,
+}
+
+/// The sandbox's IAM.
+pub struct Iam {
+    state: Store<IamState>,
+}
+
+type Outcome = Result<Option<String>, ServiceError>;
+
+fn err(status: StatusCode, code: &str, message: impl AsRef<str>) -> ServiceError {
+    ServiceError::new(status, code, message.as_ref())
+}
+
+fn no_such_role(name: &str) -> ServiceError {
+    err(
+        StatusCode::NOT_FOUND,
+        "NoSuchEntity",
+        format!("The role with name {name} cannot be found."),
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+fn valid_policy(doc: &str) -> Result<(), ServiceError> {
+    match serde_json::from_str::<serde_json::Value>(doc) {
+        Ok(v) if v.get("Statement").is_some() => Ok(()),
+        Ok(_) => Err(err(
+            StatusCode::BAD_REQUEST,
+            "MalformedPolicyDocument",
+            "Syntax errors in policy.",
+        )),
+        Err(_) => Err(err(
+            StatusCode::BAD_REQUEST,
+            "MalformedPolicyDocument",
+            "This policy contains invalid Json",
+        )),
+    }
+}
+
+impl Iam {
+    pub fn open(file: PathBuf) -> Result<Self, StoreError> {
+        Ok(Iam {
+            state: Store::open(file)?,
+        })
+    }
+
+    /// A role by ARN, for STS.
+    pub fn role_by_arn(&self, arn: &str) -> Option<Role> {
+        let state = self.state.lock();
+        state.roles.values().find(|r| r.arn() == arn).cloned()
+    }
+
+    /// Whether `role_arn`'s policies allow `action` on `resource`: an
+    /// explicit Deny wins, then any Allow; AWS-managed AdministratorAccess
+    /// allows everything. Only identity policies are modelled.
+    pub fn authorize(&self, role_arn: &str, action: &str, resource: &str) -> bool {
+        let Some(role) = self.role_by_arn(role_arn) else {
+            return false;
+        };
+        let mut allowed = role
+            .attached
+            .contains("arn:aws:iam::aws:policy/AdministratorAccess");
+        for doc in role.inline.values() {
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(doc) else {
+                continue;
+            };
+            for st in statements(&doc) {
+                let action_ok = strings(&st["Action"])
+                    .iter()
+                    .any(|a| crate::glob::matches_ignore_case(a, action));
+                let resource_ok = strings(&st["Resource"])
+                    .iter()
+                    .any(|r| r == "*" || crate::glob::matches(r, resource));
+                if action_ok && resource_ok {
+                    match st["Effect"].as_str() {
+                        Some("Deny") => return false,
+                        Some("Allow") => allowed = true,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        allowed
+    }
+
+    fn save(&self, state: &IamState) -> Result<(), ServiceError> {
+        Ok(self.state.save(state)?)
+    }
+
+    /// Serves one IAM action.
+    pub fn handle(&self, req: &QueryRequest) -> crate::door::Outcome {
+        let action = req.action().to_owned();
+        let mut state = self.state.lock();
+        let before = state.clone();
+        let outcome = self.dispatch(&action, req, &mut state);
+        if outcome.is_err() {
+            // Failed actions change nothing, including a failed save.
+            *state = before;
+        }
+        match outcome {
+            Ok(result) => IAM.ok(&action, result),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn role_name(req: &QueryRequest) -> Result<&str, ServiceError> {
+        req.get("RoleName").ok_or_else(|| {
+            err(StatusCode::BAD_REQUEST, "ValidationError", "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
+        })
+    }
+
+    fn dispatch(&self, action: &str, req: &QueryRequest, state: &mut IamState) -> Outcome {
+        match by_name(OPERATIONS, action) {
+            Some(operation) => (operation.handler)(self, req, state),
+            None if action.is_empty() => Err(err(
+                StatusCode::BAD_REQUEST,
+                "MissingAction",
+                "Missing Action",
+            )),
+            None => Err(err(
+                StatusCode::BAD_REQUEST,
+                "InvalidAction",
+                format!(
+                    "Could not find operation {action} for version 2010-05-08 in the sandbox's IAM"
+                ),
+            )),
+        }
+    }
+}
