@@ -202,7 +202,9 @@ async fn up_deploys_both_regions_idempotently_and_down_removes_it_all() {
 
     // The user's path: the Facebook stand-in, Cognito, a signed request
     // through the edge proxy, the ticket replicated to the secondary.
-    let (creds, id) = facebook_login(&sb, &pool, "10000000077").await;
+    let (creds, _identity) = facebook_login(&sb, &pool, "10000000077").await;
+    // Tickets are the login's (README, "Identity across regions").
+    let owner = format!("graph.facebook.com:{APP_ID}:10000000077");
     let api = first["next"]["apiUrl"].as_str().unwrap();
     let body = r#"{"description":"Deployed by up","priority":"high"}"#;
     let resp = signed_call(
@@ -241,7 +243,7 @@ async fn up_deploys_both_regions_idempotently_and_down_removes_it_all() {
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(
                 ":o",
-                aws_sdk_dynamodb::types::AttributeValue::S(id.clone()),
+                aws_sdk_dynamodb::types::AttributeValue::S(owner.clone()),
             )
             .send()
             .await
@@ -345,7 +347,8 @@ async fn a_failed_step_stops_only_its_dependents_and_a_rerun_resumes() {
         "zone",
         "bucket",
         "distribution",
-        "identity-pool",
+        &format!("identity-pool/{PRIMARY}"),
+        &format!("identity-pool/{SECONDARY}"),
     ] {
         assert_eq!(by_key(done)["action"], "created", "{done}");
     }

@@ -139,10 +139,8 @@ fn running(root: &Path) -> anyhow::Result<Sandbox> {
     })
 }
 
-// Long (about 210 lines) because it is one match arm per `sandbox`
-// subcommand, each short and read on its own; splitting them into functions
-// would only move the arms. (Its output predates `output::Printer`; moving
-// it over is left for a follow-up.)
+// Its output predates `output::Printer`; moving it over is left for a
+// follow-up.
 pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let root = absolute(&args.dir)?;
     match args.command {
@@ -214,80 +212,8 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
             println!("removed the sandbox at {}", root.display());
             Ok(Outcome::Success)
         }
-        SandboxCommand::Status(status) => {
-            let sandbox = running(&root)?;
-            let processes = sandbox.status().await;
-            let healthy = processes.iter().all(|p| p.state == "running");
-            if status.json {
-                let doc = serde_json::json!({
-                    "schemaVersion": 1,
-                    "dir": root,
-                    "startedAt": sandbox.state.started_at,
-                    "sharedPort": sandbox.state.topology.shared_port,
-                    "topology": sandbox.state.topology,
-                    "processes": processes,
-                });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            } else {
-                let mut table = comfy_table::Table::new();
-                table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-                table.set_header(["process", "endpoint", "pid", "state"]);
-                for p in &processes {
-                    table.add_row([
-                        p.name.clone(),
-                        p.endpoint.clone(),
-                        p.pid.to_string(),
-                        p.state.clone(),
-                    ]);
-                }
-                println!(
-                    "sandbox at {} (started {})",
-                    root.display(),
-                    sandbox.state.started_at
-                );
-                if !sandbox.state.topology.shared_port {
-                    println!(
-                        "127.0.1.x is not available here: each process has its own port on 127.0.0.1"
-                    );
-                }
-                println!("{table}");
-                for line in service_lines(&sandbox.state.topology) {
-                    println!("{line}");
-                }
-            }
-            Ok(if healthy {
-                Outcome::Success
-            } else {
-                Outcome::NeedsAttention
-            })
-        }
-        SandboxCommand::Logs(logs) => {
-            let layout = Layout::new(&root);
-            match logs.process {
-                None => {
-                    let mut entries: Vec<_> = std::fs::read_dir(layout.logs_dir())
-                        .map_err(|e| {
-                            anyhow::anyhow!("no logs at {}: {e}", layout.logs_dir().display())
-                        })?
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .collect();
-                    entries.sort();
-                    for path in entries {
-                        println!("{}", path.display());
-                    }
-                }
-                Some(process) => {
-                    let path = layout.log_file(&process);
-                    anyhow::ensure!(
-                        path.exists(),
-                        "there is no log for {process:?} at {}",
-                        path.display()
-                    );
-                    println!("{}", launcher::tail(&path, logs.lines));
-                }
-            }
-            Ok(Outcome::Success)
-        }
+        SandboxCommand::Status(status) => show_status(&root, &status).await,
+        SandboxCommand::Logs(logs) => show_logs(&root, &logs),
         SandboxCommand::Freeze(p) => {
             running(&root)?.freeze(&p.process)?;
             println!("froze {}", p.process);
@@ -311,46 +237,123 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
             println!("revived {}", p.process);
             Ok(Outcome::Success)
         }
-        SandboxCommand::Replication(r) => {
-            let sandbox = running(&root)?;
-            let (mut settings, subscriptions) = sandbox.replication(&r.region).await?;
-            if r.delay_ms.is_some() || r.jitter_ms.is_some() {
-                settings.delay_ms = r.delay_ms.unwrap_or(settings.delay_ms);
-                settings.jitter_ms = r
-                    .jitter_ms
-                    .unwrap_or(settings.jitter_ms.min(settings.delay_ms));
-                anyhow::ensure!(
-                    settings.jitter_ms <= settings.delay_ms,
-                    "--jitter-ms must not exceed --delay-ms"
-                );
-                settings = sandbox
-                    .set_replication(&r.region, Settings { ..settings })
-                    .await?;
-            }
-            if r.json {
-                let doc = serde_json::json!({"schemaVersion": 1, "region": r.region, "settings": settings, "subscriptions": subscriptions});
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            } else {
-                println!(
-                    "replication into {}: delay {} ms ± {} ms",
-                    r.region, settings.delay_ms, settings.jitter_ms
-                );
-                for s in subscriptions {
-                    let state = match (&s.paused, &s.last_error) {
-                        (Some(p), _) => format!("paused: {p}"),
-                        (None, Some(e)) => format!("error: {e}"),
-                        (None, None) if s.caught_up => "caught up".to_owned(),
-                        _ => "catching up".to_owned(),
-                    };
-                    println!(
-                        "  {} from {}: {state}; {} applied",
-                        s.table, s.source, s.applied
-                    );
-                }
-            }
-            Ok(Outcome::Success)
+        SandboxCommand::Replication(r) => replication(&root, &r).await,
+    }
+}
+
+/// `sandbox status`: each process and whether it answers.
+async fn show_status(root: &Path, status: &StatusArgs) -> anyhow::Result<Outcome> {
+    let sandbox = running(root)?;
+    let processes = sandbox.status().await;
+    let healthy = processes.iter().all(|p| p.state == "running");
+    if status.json {
+        let doc = serde_json::json!({
+            "schemaVersion": 1,
+            "dir": root,
+            "startedAt": sandbox.state.started_at,
+            "sharedPort": sandbox.state.topology.shared_port,
+            "topology": sandbox.state.topology,
+            "processes": processes,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+        table.set_header(["process", "endpoint", "pid", "state"]);
+        for p in &processes {
+            table.add_row([
+                p.name.clone(),
+                p.endpoint.clone(),
+                p.pid.to_string(),
+                p.state.clone(),
+            ]);
+        }
+        println!(
+            "sandbox at {} (started {})",
+            root.display(),
+            sandbox.state.started_at
+        );
+        if !sandbox.state.topology.shared_port {
+            println!("127.0.1.x is not available here: each process has its own port on 127.0.0.1");
+        }
+        println!("{table}");
+        for line in service_lines(&sandbox.state.topology) {
+            println!("{line}");
         }
     }
+    Ok(if healthy {
+        Outcome::Success
+    } else {
+        Outcome::NeedsAttention
+    })
+}
+
+/// `sandbox logs`: where the logs are, or the end of one.
+fn show_logs(root: &Path, logs: &LogsArgs) -> anyhow::Result<Outcome> {
+    let layout = Layout::new(root);
+    match &logs.process {
+        None => {
+            let mut entries: Vec<_> = std::fs::read_dir(layout.logs_dir())
+                .map_err(|e| anyhow::anyhow!("no logs at {}: {e}", layout.logs_dir().display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for path in entries {
+                println!("{}", path.display());
+            }
+        }
+        Some(process) => {
+            let path = layout.log_file(process);
+            anyhow::ensure!(
+                path.exists(),
+                "there is no log for {process:?} at {}",
+                path.display()
+            );
+            println!("{}", launcher::tail(&path, logs.lines));
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// `sandbox replication`: show or set the delay into a region.
+async fn replication(root: &Path, r: &ReplicationArgs) -> anyhow::Result<Outcome> {
+    let sandbox = running(root)?;
+    let (mut settings, subscriptions) = sandbox.replication(&r.region).await?;
+    if r.delay_ms.is_some() || r.jitter_ms.is_some() {
+        settings.delay_ms = r.delay_ms.unwrap_or(settings.delay_ms);
+        settings.jitter_ms = r
+            .jitter_ms
+            .unwrap_or(settings.jitter_ms.min(settings.delay_ms));
+        anyhow::ensure!(
+            settings.jitter_ms <= settings.delay_ms,
+            "--jitter-ms must not exceed --delay-ms"
+        );
+        settings = sandbox
+            .set_replication(&r.region, Settings { ..settings })
+            .await?;
+    }
+    if r.json {
+        let doc = serde_json::json!({"schemaVersion": 1, "region": r.region, "settings": settings, "subscriptions": subscriptions});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!(
+            "replication into {}: delay {} ms ± {} ms",
+            r.region, settings.delay_ms, settings.jitter_ms
+        );
+        for s in subscriptions {
+            let state = match (&s.paused, &s.last_error) {
+                (Some(p), _) => format!("paused: {p}"),
+                (None, Some(e)) => format!("error: {e}"),
+                (None, None) if s.caught_up => "caught up".to_owned(),
+                _ => "catching up".to_owned(),
+            };
+            println!(
+                "  {} from {}: {state}; {} applied",
+                s.table, s.source, s.applied
+            );
+        }
+    }
+    Ok(Outcome::Success)
 }
 
 /// The global process's other listeners, one line each.
