@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A Python runtime that echoes, fails, sleeps or crashes on request.
+/// A Python runtime that echoes, fails, sleeps, crashes or starts a child
+/// (which keeps every descriptor it has) on request.
 const SCRIPT: &str = r#"#!/usr/bin/python3
-import json, os, sys, time, urllib.request
+import json, os, subprocess, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 base = f"http://{api}/2018-06-01/runtime/invocation"
 while True:
@@ -31,6 +32,8 @@ while True:
         time.sleep(event["seconds"])
     if action == "crash":
         sys.exit(3)
+    if action == "spawn":
+        event["child"] = subprocess.Popen(["sleep", "600"], close_fds=False).pid
     if action == "fail":
         body = json.dumps({"errorMessage": "boom", "errorType": "Boom"}).encode()
         urllib.request.urlopen(urllib.request.Request(f"{base}/{rid}/error", data=body, method="POST"))
@@ -525,4 +528,143 @@ async fn the_gateway_maps_function_failures_as_api_gateway_does() {
         resp.text().await.unwrap(),
         r#"{"message": "Endpoint request timed out"}"#
     );
+}
+
+/// A zip whose one entry, `bootstrap`, expands to `size` zero bytes.
+fn zip_of_zeros(size: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(size > u32::MAX as usize)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..size / chunk.len() {
+        zip.write_all(&chunk).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// Hostile input to the Lambda API: a function name that is a path, and a
+/// zip that expands past Lambda's 250 MB limit. Both are refused with
+/// Lambda's errors before anything is written, and the function keeps
+/// its code.
+#[tokio::test]
+async fn path_names_and_zip_bombs_are_refused_before_anything_is_written() {
+    let sb = TestSandbox::start();
+    let lambda = create(&sb, "hostile", zip_bootstrap(SCRIPT.as_bytes()), 3, &[]).await;
+    let escape = std::env::temp_dir().join(format!("wildrydes-escape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&escape);
+    for name in [escape.to_str().unwrap(), "../../../../escape", "a/b"] {
+        let err = lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(zip_bootstrap(SCRIPT.as_bytes())))
+            .send()
+            .await
+            .expect_err("a path is no function name");
+        let service = err.into_service_error();
+        assert_eq!(
+            aws_sdk_lambda::error::ProvideErrorMetadata::code(&service),
+            Some("ValidationException"),
+            "{name}: {service:?}"
+        );
+    }
+    assert!(!escape.exists(), "the zip was unpacked outside the sandbox");
+
+    // 300 MB of zeros in a zip of a few hundred KB.
+    let bomb = zip_of_zeros(300 << 20);
+    assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+    let err = lambda
+        .update_function_code()
+        .function_name("hostile")
+        .zip_file(Blob::new(bomb))
+        .send()
+        .await
+        .expect_err("over the unzipped limit");
+    let service = err.into_service_error();
+    assert!(
+        service.is_invalid_parameter_value_exception(),
+        "{service:?}"
+    );
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::message(&service),
+        Some("Unzipped size must be smaller than 262144000 bytes")
+    );
+    // Nothing half-unpacked is left, and the function still runs its code.
+    let code_dirs = sb.root.join(PRIMARY).join("lambda/code/hostile");
+    assert!(code_dirs.is_dir(), "{code_dirs:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&code_dirs)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers
+            .iter()
+            .all(|n| !n.to_string_lossy().ends_with(".tmp")),
+        "{leftovers:?}"
+    );
+    let (error, body) = invoke(&lambda, "hostile", json!({"x": 1})).await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(body["echo"]["x"], 1);
+}
+
+/// A function's children die with its instance, and none of them holds
+/// the region's listening socket: the region can be killed and revived on
+/// its port while a function's grandchild is still around.
+#[tokio::test]
+async fn an_instance_dies_with_its_children_and_leaks_no_listener() {
+    let mut sb = TestSandbox::start();
+    let lambda = create(&sb, "spawner", zip_bootstrap(SCRIPT.as_bytes()), 1, &[]).await;
+    let spawn = json!({"action": "spawn"});
+    let (error, body) = invoke(&lambda, "spawner", spawn.clone()).await;
+    assert_eq!(error, None, "{body}");
+    let child = body["echo"]["child"].as_u64().unwrap();
+    // The region's listening socket, as its process sees it.
+    let region_pid = sb.sandbox.state.pids[PRIMARY];
+    let listener = std::fs::read_link(format!("/proc/{region_pid}/fd/3")).unwrap();
+    assert!(
+        listener.to_string_lossy().starts_with("socket:"),
+        "{listener:?}"
+    );
+    let child_fds: Vec<_> = std::fs::read_dir(format!("/proc/{child}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .collect();
+    assert!(
+        !child_fds.contains(&listener),
+        "the function's child holds the region's listener: {child_fds:?}"
+    );
+    // A timeout kills the instance, and its child with it.
+    let (error, _) = invoke(&lambda, "spawner", json!({"action": "sleep", "seconds": 5})).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let alive = |pid: u64| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.split(' ').nth(2).is_none_or(|state| state != "Z"))
+            .unwrap_or(false)
+    };
+    eventually("the child to die with its instance", WAIT, || async {
+        (!alive(child)).then_some(())
+    })
+    .await;
+
+    // Another child outlives nothing: kill the region and revive it on
+    // the same port.
+    let (_, body) = invoke(&lambda, "spawner", spawn).await;
+    let second = body["echo"]["child"].as_u64().unwrap();
+    assert!(alive(second));
+    assert!(sb.cli(&["sandbox", "kill", PRIMARY]).status.success());
+    let out = sb.cli(&["sandbox", "revive", PRIMARY]);
+    assert!(out.status.success(), "revive: {}", common::text(&out));
+    sb.reload();
+    let lambda = sb.lambda(PRIMARY);
+    let (error, body) = invoke(&lambda, "spawner", json!({})).await;
+    assert_eq!(error, None, "{body}");
+    // A killed region takes its instances (they get SIGKILL when their
+    // parent dies) but not their children, which hold no port; clean up.
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &second.to_string()])
+        .status();
 }

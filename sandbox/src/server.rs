@@ -79,6 +79,7 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
+    close_on_exec(&listener)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let secrets = Arc::new(SandboxSecrets::load(&layout.credentials_file())?);
     let data = layout.data_dir(role.name());
@@ -100,7 +101,7 @@ pub async fn serve_until(
                     topology.clone(),
                     data.join("edge.json"),
                 )?);
-                crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD))?;
+                crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD)?)?;
                 edge = Some(e);
             }
             let cloudfront = crate::services::cloudfront::CloudFront::open(
@@ -110,7 +111,7 @@ pub async fn serve_until(
             if topology.cdn_port.is_some() {
                 crate::services::cloudfront::serve(
                     cloudfront.clone(),
-                    inherited_listener(crate::launcher::CDN_FD),
+                    inherited_listener(crate::launcher::CDN_FD)?,
                 )?;
             }
             let state = Arc::new(GlobalProcess {
@@ -132,10 +133,26 @@ pub async fn serve_until(
 }
 
 /// A TCP listener `start` handed over on descriptor `fd`.
-fn inherited_listener(fd: i32) -> std::net::TcpListener {
+fn inherited_listener(fd: i32) -> std::io::Result<std::net::TcpListener> {
     use std::os::fd::FromRawFd;
     // SAFETY: `start` hands the global process this descriptor.
-    unsafe { std::net::TcpListener::from_raw_fd(fd) }
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    close_on_exec(&listener)?;
+    Ok(listener)
+}
+
+/// Marks a descriptor handed over by `start` close-on-exec: a function's
+/// `bootstrap` (and anything it starts) must not inherit a listening
+/// socket, or the port stays in LISTEN after this process dies and the
+/// region cannot be revived on it.
+fn close_on_exec(socket: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
+    let fd = socket.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this process owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Serves the sandbox's DNS on the sockets `start` handed over.
@@ -146,6 +163,8 @@ fn start_dns(route53: Arc<crate::services::route53::Route53>) -> anyhow::Result<
     let tcp = unsafe { std::net::TcpListener::from_raw_fd(crate::launcher::DNS_TCP_FD) };
     udp.set_nonblocking(true)?;
     tcp.set_nonblocking(true)?;
+    close_on_exec(&udp)?;
+    close_on_exec(&tcp)?;
     let mut server = hickory_server::Server::new(crate::dns::DnsHandler { route53 });
     server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
     server.register_listener(

@@ -125,6 +125,28 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `name` is a function name Lambda accepts (letters, digits,
+/// hyphens, underscores; 1 to 64): nothing else may reach a file path.
+fn is_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Lambda's `ValidationException` for a function name in a path that is
+/// not one (checked before anything is looked up or written).
+fn bad_name<T: From<ServiceError>>(raw: &str) -> T {
+    error(
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        &format!(
+            "1 validation error detected: Value '{raw}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+        ),
+    )
+}
+
 /// The function name from a name, partial or full ARN.
 fn function_name(raw: &str) -> String {
     let raw = percent_decode(raw);
@@ -183,6 +205,11 @@ impl Lambda {
     pub async fn handle(self: &Arc<Self>, input: Input) -> Outcome {
         let (method, path) = (&input.method, input.path.as_str());
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let [_, "functions", raw, ..] = segments.as_slice()
+            && !is_function_name(&function_name(raw))
+        {
+            return bad_name(raw);
+        }
         let request = input.json()?;
         let (headers, body) = (&input.headers, input.body.clone());
         match (method.as_str(), segments.as_slice()) {
@@ -362,31 +389,79 @@ fn strip(v: &mut Value, keys: &[&str]) {
 }
 
 /// Unpacks a zip, keeping the executable bits it records.
-fn unzip(zip: &[u8], dir: &std::path::Path) -> anyhow::Result<()> {
+/// Lambda's limit on a deployment package's unzipped size (250 MB).
+pub(crate) const MAX_UNZIPPED: u64 = 262_144_000;
+
+/// Why a code zip could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UnzipError {
+    /// Over [`MAX_UNZIPPED`] once expanded (a zip bomb, or just too big).
+    #[error("unzipped size over {MAX_UNZIPPED} bytes")]
+    TooLarge,
+    #[error("{0}")]
+    Bad(String),
+}
+
+impl From<std::io::Error> for UnzipError {
+    fn from(e: std::io::Error) -> Self {
+        UnzipError::Bad(e.to_string())
+    }
+}
+
+impl From<zip::result::ZipError> for UnzipError {
+    fn from(e: zip::result::ZipError) -> Self {
+        UnzipError::Bad(e.to_string())
+    }
+}
+
+/// Unpacks `zip` into `dir` (replacing it), never writing more than
+/// [`MAX_UNZIPPED`] bytes whatever the entries claim.
+fn unzip(zip: &[u8], dir: &std::path::Path) -> Result<(), UnzipError> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i)?;
-        let Some(rel) = entry.enclosed_name() else {
-            anyhow::bail!("entry {:?} escapes the archive", entry.name_raw());
-        };
-        let path = tmp.join(rel);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&path)?;
-            continue;
+    let result = (|| {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+        let mut left = MAX_UNZIPPED;
+        for i in 0..archive.len() {
+            let entry = archive.by_index(i)?;
+            let Some(rel) = entry.enclosed_name() else {
+                return Err(UnzipError::Bad(format!(
+                    "entry {:?} escapes the archive",
+                    entry.name_raw()
+                )));
+            };
+            let path = tmp.join(rel);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&path)?;
+                continue;
+            }
+            if entry.size() > left {
+                return Err(UnzipError::TooLarge);
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mode = entry.unix_mode();
+            // Whatever the header says, read at most what is left, plus
+            // one byte to tell "exactly" from "more".
+            let mut bytes = Vec::new();
+            entry.take(left + 1).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > left {
+                return Err(UnzipError::TooLarge);
+            }
+            left -= bytes.len() as u64;
+            std::fs::write(&path, bytes)?;
+            if let Some(mode) = mode {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
+            }
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes)?;
-        std::fs::write(&path, bytes)?;
-        if let Some(mode) = entry.unix_mode() {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
-        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
     }
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&tmp, dir)?;

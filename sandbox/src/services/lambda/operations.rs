@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Function, InvokeError, Lambda, SETTLE, error, function_name, invalid, now_lambda, ok,
-    outcome_payload, strip, unzip,
+    Function, InvokeError, Lambda, MAX_UNZIPPED, SETTLE, UnzipError, error, function_name, invalid,
+    is_function_name, now_lambda, ok, outcome_payload, strip, unzip,
 };
 use crate::door::{Outcome, Reply, ServiceError};
 
@@ -46,7 +46,12 @@ impl Lambda {
             .join(name)
             .join(hex::encode(&Sha256::digest(&zip)[..8]));
         if !dir.join("bootstrap").exists() {
-            unzip(&zip, &dir).map_err(|e| invalid::<ServiceError>(&format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})")))?;
+            unzip(&zip, &dir).map_err(|e| match e {
+                UnzipError::TooLarge => invalid::<ServiceError>(&format!(
+                    "Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
+                )),
+                UnzipError::Bad(e) => invalid::<ServiceError>(&format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})")),
+            })?;
         }
         Ok((sha, zip.len() as u64, dir))
     }
@@ -55,12 +60,7 @@ impl Lambda {
         let Some(name) = req["FunctionName"].as_str().map(function_name) else {
             return invalid("FunctionName is required");
         };
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_function_name(&name) {
             return invalid(&format!(
                 "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint"
             ));

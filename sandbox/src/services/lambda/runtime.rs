@@ -89,7 +89,9 @@ impl Instance {
             .unwrap_or_else(|p| p.into_inner())
             .is_none()
         {
-            unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+            // The whole process group: whatever `bootstrap` started dies
+            // with it, as everything in a Lambda execution environment does.
+            unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
         }
         self.server.abort();
         self.dead.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -353,7 +355,9 @@ async fn start_instance(spec: &LaunchSpec) -> anyhow::Result<Instance> {
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
-        .stderr(log);
+        .stderr(log)
+        // Its own process group, so an instance is killed with its children.
+        .process_group(0);
     // SAFETY: prctl is async-signal-safe. The instance dies with the region
     // process, as a function's sandbox does with its host.
     unsafe {
