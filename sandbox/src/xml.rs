@@ -12,18 +12,29 @@ pub struct Element {
     pub children: Vec<Element>,
 }
 
+/// How deep a document may nest. The bodies the sandbox reads nest five
+/// or six levels; a deeper one is refused, so a hostile document cannot
+/// build a tree whose (recursive) drop or printing exhausts the stack.
+pub const MAX_DEPTH: usize = 64;
+
 impl Element {
-    /// Parses a document; `None` when it is not well-formed.
+    /// Parses a document; `None` when it is not well-formed or nests
+    /// deeper than [`MAX_DEPTH`].
     pub fn parse(doc: &[u8]) -> Option<Element> {
         let mut reader = quick_xml::Reader::from_reader(doc);
         let mut stack: Vec<Element> = vec![Element::default()];
         let mut buf = Vec::new();
         loop {
             match reader.read_event_into(&mut buf).ok()? {
-                Event::Start(e) => stack.push(Element {
-                    name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
-                    ..Default::default()
-                }),
+                Event::Start(e) => {
+                    if stack.len() > MAX_DEPTH {
+                        return None;
+                    }
+                    stack.push(Element {
+                        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                        ..Default::default()
+                    })
+                }
                 Event::Empty(e) => {
                     let el = Element {
                         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),

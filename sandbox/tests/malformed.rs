@@ -7,6 +7,18 @@ mod common;
 
 use common::{InProcess, PRIMARY, Signed};
 
+/// A signed Route 53 request for the global process.
+fn route53<'a>(method: &'a str, path: &'a str, body: &'a [u8]) -> Signed<'a> {
+    Signed {
+        method,
+        path,
+        region: "us-east-1",
+        service: "route53",
+        headers: &[("content-type", "application/xml")],
+        body,
+    }
+}
+
 fn error_type(headers: &http::HeaderMap, body: &str) -> String {
     if let Some(t) = headers.get("x-amzn-errortype") {
         return t.to_str().unwrap().to_owned();
@@ -106,16 +118,38 @@ async fn malformed_bodies_get_each_protocols_serialization_error() {
     let (status, _, body) = sb
         .signed(
             "global",
-            Signed {
-                method: "POST",
-                path: "/2013-04-01/hostedzone",
-                region: "us-east-1",
-                service: "route53",
-                headers: &[("content-type", "application/xml")],
-                body: b"<CreateHostedZoneRequest><Name>x",
-            },
+            route53(
+                "POST",
+                "/2013-04-01/hostedzone",
+                b"<CreateHostedZoneRequest><Name>x",
+            ),
         )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("<Code>InvalidInput</Code>"), "{body}");
+}
+
+/// A document nested far deeper than any AWS request body is refused as
+/// malformed, and the process that read it goes on answering (a tree that
+/// deep used to overflow the stack when dropped, taking the whole global
+/// process, DNS and the edge with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_xml_is_refused_and_the_process_survives() {
+    let sb = InProcess::start(&[PRIMARY]).await;
+    let depth = 200_000;
+    let mut doc = b"<CreateHostedZoneRequest>".to_vec();
+    doc.extend(b"<a>".repeat(depth));
+    doc.extend(b"</a>".repeat(depth));
+    doc.extend(b"</CreateHostedZoneRequest>");
+    let (status, _, body) = sb
+        .signed("global", route53("POST", "/2013-04-01/hostedzone", &doc))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("<Code>InvalidInput</Code>"), "{body}");
+    // Still serving.
+    let (status, _, body) = sb
+        .signed("global", route53("GET", "/2013-04-01/hostedzone", b""))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<ListHostedZonesResponse"), "{body}");
 }
