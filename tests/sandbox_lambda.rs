@@ -548,8 +548,9 @@ fn zip_of_zeros(size: usize) -> Vec<u8> {
     out.into_inner()
 }
 
-/// Hostile input to the Lambda API: a function name that is a path, and a
-/// zip that expands past Lambda's 250 MB limit. Both are refused with
+/// Hostile input to the Lambda API: a function name that is a path,
+/// timeouts and memory sizes outside Lambda's limits, and a zip that
+/// expands past Lambda's 250 MB limit. Both are refused with
 /// Lambda's errors before anything is written, and the function keeps
 /// its code.
 #[tokio::test]
@@ -574,6 +575,50 @@ async fn path_names_and_zip_bombs_are_refused_before_anything_is_written() {
         );
     }
     assert!(!escape.exists(), "the zip was unpacked outside the sandbox");
+
+    // Limits Lambda has: timeout 1 to 900 s, memory 128 to 10,240 MB.
+    let role = sb.lambda_role("limits-role").await;
+    for (timeout, memory) in [
+        (0, 128),
+        (901, 128),
+        (i32::MAX, 128),
+        (-1, 128),
+        (3, 64),
+        (3, i32::MAX),
+    ] {
+        let err = lambda
+            .create_function()
+            .function_name("limits")
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&role)
+            .timeout(timeout)
+            .memory_size(memory)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_bootstrap(SCRIPT.as_bytes())))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect_err("outside Lambda's limits");
+        assert!(
+            err.into_service_error()
+                .is_invalid_parameter_value_exception(),
+            "timeout {timeout}, memory {memory}"
+        );
+    }
+    let err = lambda
+        .update_function_configuration()
+        .function_name("hostile")
+        .timeout(100_000)
+        .send()
+        .await
+        .expect_err("outside Lambda's limits");
+    assert!(
+        err.into_service_error()
+            .is_invalid_parameter_value_exception()
+    );
 
     // 300 MB of zeros in a zip of a few hundred KB.
     let bomb = zip_of_zeros(300 << 20);

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 use super::Cognito;
 use crate::wire::{respond, xml_escape};
 
+/// The longest a stand-in token may live: Facebook's long-lived tokens
+/// last 60 days.
+const MAX_TOKEN_SECONDS: u64 = 60 * 24 * 3600;
+
 impl Cognito {
     /// The Facebook stand-in: the login dialog and a token API.
     pub fn facebook(
@@ -100,7 +104,25 @@ impl Cognito {
                         r#"{"error":"appId and userId are required"}"#,
                     );
                 };
-                let ttl = Duration::from_secs(req["expiresIn"].as_u64().unwrap_or(3600));
+                // Facebook's long-lived tokens last 60 days; nothing longer
+                // (and no number that overflows a deadline) is issued.
+                let ttl = match &req["expiresIn"] {
+                    Value::Null => 3600,
+                    v => match v.as_u64().filter(|s| *s <= MAX_TOKEN_SECONDS) {
+                        Some(s) => s,
+                        None => {
+                            return respond(
+                                StatusCode::BAD_REQUEST,
+                                "application/json",
+                                "x-fb-trace-id",
+                                format!(
+                                    r#"{{"error":"expiresIn must be 0 to {MAX_TOKEN_SECONDS} seconds"}}"#
+                                ),
+                            );
+                        }
+                    },
+                };
+                let ttl = Duration::from_secs(ttl);
                 let token = self.facebook_token(app, user, req["name"].as_str().unwrap_or(""), ttl);
                 respond(
                     StatusCode::OK,

@@ -71,6 +71,7 @@ impl Lambda {
                 "The runtime parameter of {runtime} is not supported by this sandbox: use provided.al2023 or provided.al2 with handler bootstrap"
             ));
         }
+        check_limits(&req)?;
         let role = req["Role"].as_str().unwrap_or_default().to_owned();
         if !(self.role_exists)(role.clone()).await {
             return invalid("The role defined for the function cannot be assumed by Lambda.");
@@ -285,11 +286,7 @@ impl Lambda {
                     f.config[key] = req[key].clone();
                 }
             }
-            if let Some(t) = req["Timeout"].as_u64()
-                && !(1..=900).contains(&t)
-            {
-                return Err(invalid("Timeout must be 1 to 900 seconds"));
-            }
+            check_limits(&req)?;
             if !req["Environment"].is_null() {
                 f.config["Environment"] = json!({"Variables": req["Environment"]["Variables"].as_object().cloned().unwrap_or_default()});
             }
@@ -486,4 +483,24 @@ impl Lambda {
             }
         }
     }
+}
+
+/// Lambda's limits on a function's timeout (1 to 900 s) and memory (128
+/// to 10,240 MB), for create and update alike: a value outside them, or
+/// not a whole number, is refused rather than stored.
+fn check_limits(req: &Value) -> Result<(), ServiceError> {
+    for (key, range, what) in [
+        ("Timeout", 1..=900, "Timeout must be 1 to 900 seconds"),
+        (
+            "MemorySize",
+            128..=10_240,
+            "MemorySize must be 128 to 10240 MB",
+        ),
+    ] {
+        let value = &req[key];
+        if !value.is_null() && !value.as_u64().is_some_and(|v| range.contains(&v)) {
+            return Err(invalid(what));
+        }
+    }
+    Ok(())
 }
