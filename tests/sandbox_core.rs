@@ -927,14 +927,38 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
 }
 
 #[tokio::test]
-async fn credentials_file_is_private() {
+async fn the_sandbox_directory_and_everything_in_it_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let sb = TestSandbox::start();
-    let mode = std::fs::metadata(sb.root.join("credentials.json"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    // Some of everything: global tables (SQLite files in both regions,
+    // replication state), IAM roles, logs.
+    global_table(&sb).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&sb.root), 0o700, "the sandbox directory");
+    assert_eq!(mode(&sb.root.join("credentials.json")), 0o600);
+    let mut open = Vec::new();
+    let mut stack = vec![sb.root.clone()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+            } else {
+                files += 1;
+            }
+            if meta.permissions().mode() & 0o077 != 0 {
+                open.push(format!(
+                    "{:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(files > 10, "only {files} files");
+    assert!(open.is_empty(), "readable by others: {open:#?}");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -293,10 +294,14 @@ fn spawn(
     extra: Option<&GlobalSockets>,
 ) -> anyhow::Result<u32> {
     let log_path = layout.log_file(name);
-    std::fs::create_dir_all(layout.logs_dir())?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(layout.logs_dir())?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log_path)?;
     let role = if name == GLOBAL {
         GLOBAL.to_owned()
@@ -602,6 +607,9 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         stop(&opts.root)?;
     }
     std::fs::create_dir_all(&opts.root)?;
+    // Only its owner may enter: it holds credentials, function
+    // environments (with secrets), table files and logs.
+    std::fs::set_permissions(&opts.root, std::fs::Permissions::from_mode(0o700))?;
     let secrets = match SandboxSecrets::load(&layout.credentials_file()) {
         Ok(s) => s,
         Err(_) => {
@@ -629,7 +637,7 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         Err(e) => return Err(e),
     };
     let ports = (topology.dns_port, topology.edge_port, topology.cdn_port);
-    write_atomic(&ports_file, &serde_json::to_vec(&ports)?, 0o644)?;
+    write_atomic(&ports_file, &serde_json::to_vec(&ports)?, 0o600)?;
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
         let extra = (name == GLOBAL).then_some(&extra);

@@ -80,6 +80,10 @@ pub async fn serve_until(
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     close_on_exec(&listener)?;
+    // Everything a sandbox process writes (tables, function code and
+    // environments, logs) is its owner's alone.
+    // SAFETY: umask only sets the process's file mode mask.
+    unsafe { libc::umask(0o077) };
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let secrets = Arc::new(SandboxSecrets::load(&layout.credentials_file())?);
     let data = layout.data_dir(role.name());

@@ -70,7 +70,7 @@ impl<T: Serialize> Store<T> {
     /// Writes `state` (the locked state) to the file, atomically.
     pub fn save(&self, state: &T) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(state).expect("service state serialises");
-        write_atomic(&self.file, &bytes, 0o644).map_err(|source| StoreError::Write {
+        write_atomic(&self.file, &bytes, 0o600).map_err(|source| StoreError::Write {
             path: self.file.clone(),
             source,
         })

@@ -157,7 +157,7 @@ impl Layout {
         write_atomic(
             &self.state_file(),
             serde_json::to_string_pretty(state)?.as_bytes(),
-            0o644,
+            0o600,
         )?;
         Ok(())
     }
