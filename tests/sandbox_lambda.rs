@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A Python runtime that echoes, fails, sleeps, crashes or starts a child
 /// (which keeps every descriptor it has) on request.
 const SCRIPT: &str = r#"#!/usr/bin/python3
-import json, os, subprocess, sys, time, urllib.request
+import json, os, subprocess, sys, time, urllib.error, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 base = f"http://{api}/2018-06-01/runtime/invocation"
 while True:
@@ -34,6 +34,13 @@ while True:
         sys.exit(3)
     if action == "spawn":
         event["child"] = subprocess.Popen(["sleep", "600"], close_fds=False).pid
+    if action == "big":
+        body = json.dumps("x" * event["bytes"]).encode()
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/{rid}/response", data=body, method="POST"))
+        except urllib.error.HTTPError as e:
+            print(f"response refused: {e.code}", flush=True)
+        continue
     if action == "fail":
         body = json.dumps({"errorMessage": "boom", "errorType": "Boom"}).encode()
         urllib.request.urlopen(urllib.request.Request(f"{base}/{rid}/error", data=body, method="POST"))
@@ -654,6 +661,46 @@ async fn path_names_and_zip_bombs_are_refused_before_anything_is_written() {
     let (error, body) = invoke(&lambda, "hostile", json!({"x": 1})).await;
     assert_eq!(error, None, "{body}");
     assert_eq!(body["echo"]["x"], 1);
+
+    // Responses: 3 MiB is fine; over Lambda's 6 MB fails at once with
+    // Lambda's error instead of hanging until the timeout.
+    let (error, body) = invoke(
+        &lambda,
+        "hostile",
+        json!({"action": "big", "bytes": 3 << 20}),
+    )
+    .await;
+    assert_eq!(error, None);
+    assert_eq!(body.as_str().map(str::len), Some(3 << 20));
+    lambda
+        .update_function_configuration()
+        .function_name("hostile")
+        .timeout(120)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .wait_until_function_updated_v2()
+        .function_name("hostile")
+        .wait(WAIT)
+        .await
+        .unwrap();
+    let begun = std::time::Instant::now();
+    let (error, body) = invoke(
+        &lambda,
+        "hostile",
+        json!({"action": "big", "bytes": 7_000_000}),
+    )
+    .await;
+    assert_eq!(error.as_deref(), Some("Unhandled"), "{body}");
+    assert_eq!(body["errorType"], "Function.ResponseSizeTooLarge", "{body}");
+    // Not the 120 s timeout (a generous bound; this is no speed claim).
+    assert!(
+        begun.elapsed() < Duration::from_secs(60),
+        "it waited for the timeout"
+    );
+    let (error, _) = invoke(&lambda, "hostile", json!({"x": 2})).await;
+    assert_eq!(error, None, "the instance serves on");
 }
 
 /// A function's children die with its instance, and none of them holds

@@ -454,34 +454,49 @@ fn complete(api: &RuntimeApi, id: &str, outcome: Outcome) -> Response {
     }
 }
 
+/// A runtime's response or error body, read up to Lambda's payload limit:
+/// `None` when it is larger (the rest is never buffered).
+async fn bounded(body: axum::body::Body) -> Option<Bytes> {
+    axum::body::to_bytes(body, MAX_RESPONSE).await.ok()
+}
+
+/// Lambda's answer to a payload over the limit: the invocation fails with
+/// `Function.ResponseSizeTooLarge`, the runtime gets a 413.
+fn too_large(api: &RuntimeApi, id: &str) -> Response {
+    let _ = complete(
+        api,
+        id,
+        Outcome::FunctionError(Bytes::from(
+            json!({"errorMessage": format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."), "errorType": "Function.ResponseSizeTooLarge"}).to_string(),
+        )),
+    );
+    runtime_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."),
+    )
+}
+
 async fn response(
     State(api): State<Arc<RuntimeApi>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    if body.len() > MAX_RESPONSE {
-        let _ = complete(
-            &api,
-            &id,
-            Outcome::FunctionError(Bytes::from(
-                json!({"errorMessage": format!("Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).", body.len()), "errorType": "Function.ResponseSizeTooLarge"}).to_string(),
-            )),
-        );
-        return runtime_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."),
-        );
+    match bounded(body).await {
+        Some(body) => complete(&api, &id, Outcome::Response(body)),
+        None => too_large(&api, &id),
     }
-    complete(&api, &id, Outcome::Response(body))
 }
 
 async fn error(
     State(api): State<Arc<RuntimeApi>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let Some(body) = bounded(body).await else {
+        return too_large(&api, &id);
+    };
     let body = if body.is_empty() {
         let kind = headers
             .get("lambda-runtime-function-error-type")
