@@ -466,6 +466,9 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         }
         Some(Destination::CognitoIdentity) => {
             let signed = !Cognito::is_unsigned(&parts.headers);
+            if !signed && !door::cors::is_loopback_host(&parts.headers) {
+                return door::cors::foreign_host();
+            }
             let resp = door(door::COGNITO_IDENTITY, signed)
                 .serve(|input| async move { p.cognito.handle(&input) })
                 .await;
@@ -484,6 +487,9 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         _ => {}
     }
     if path.starts_with("/sandbox/facebook") {
+        if !door::cors::is_loopback_host(&parts.headers) {
+            return door::cors::foreign_host();
+        }
         return p
             .cognito
             .facebook(&parts.method, &path, parts.uri.query(), &body);

@@ -5,6 +5,11 @@
 //! awsJson headers allowed for every origin, and each answer carries
 //! `Access-Control-Allow-Origin: *` and exposes the request id and error
 //! type, so a browser can read both results and errors.
+//!
+//! Those unauthenticated endpoints (and the Facebook stand-in) answer only
+//! requests addressed to this machine by address or as `localhost`: a page
+//! that rebinds its own name to 127.0.1.1 sends its own name as `Host`,
+//! and gets nothing.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -57,5 +62,29 @@ fn with_headers(mut resp: Response, headers: &[(HeaderName, &'static str)]) -> R
         resp.headers_mut()
             .insert(name.clone(), HeaderValue::from_static(value));
     }
+    resp
+}
+
+/// Whether the request is addressed to this machine: its `Host` is an IP
+/// address, `localhost` or a `*.localhost` name (any port).
+pub fn is_loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost")
+}
+
+/// The answer to a request for another name (DNS rebinding).
+pub fn foreign_host() -> Response {
+    let mut resp = Response::new(Body::from(
+        "this sandbox endpoint answers only requests addressed to this machine (an IP address or localhost), not another name",
+    ));
+    *resp.status_mut() = http::StatusCode::FORBIDDEN;
     resp
 }
