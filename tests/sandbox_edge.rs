@@ -79,7 +79,12 @@ async fn edge_caches_each_answer_exactly_for_its_ttl() {
     // Before `up` has named the API, the edge says what is missing.
     let resp = reqwest::get(format!("{edge}/health")).await.unwrap();
     assert_eq!(resp.status(), 503);
-    assert!(resp.text().await.unwrap().contains("wildrydes up"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("no API name is set for the edge")
+    );
 
     let zone = hosted_zone(&sb, "wildrydes.test").await;
     upsert(&sb, &zone, a_record("127.0.1.1")).await;

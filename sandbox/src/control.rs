@@ -55,6 +55,26 @@ pub struct ReplicaDelete {
     pub table: String,
 }
 
+/// Why a call to the control API failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The request did not reach the process, or its answer did not arrive
+    /// whole (a stopped, frozen or busy process).
+    #[error("cannot reach the control API")]
+    Connection(#[source] reqwest::Error),
+    /// The process answered with an error status; `message` is the
+    /// answer's `error` field, or its whole body when it has none.
+    #[error("control API answered {status}: {message}")]
+    Status {
+        status: reqwest::StatusCode,
+        message: String,
+    },
+    /// The answer is not the JSON this client expects (a different
+    /// sandbox version on the port?).
+    #[error("the control API's answer is not the JSON expected")]
+    Json(#[source] serde_json::Error),
+}
+
 /// A typed client for one process's control API.
 #[derive(Debug, Clone)]
 pub struct ControlClient {
@@ -94,24 +114,33 @@ impl ControlClient {
     async fn send<T: for<'de> Deserialize<'de>>(
         &self,
         req: reqwest::RequestBuilder,
-    ) -> anyhow::Result<T> {
-        let resp = req.bearer_auth(&self.token).send().await?;
+    ) -> Result<T, ControlError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(ControlError::Connection)?;
         let status = resp.status();
-        let text = resp.text().await?;
+        let text = resp.text().await.map_err(ControlError::Connection)?;
         if !status.is_success() {
-            anyhow::bail!("control API answered {status}: {text}");
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            return Err(ControlError::Status { status, message });
         }
-        Ok(serde_json::from_str(&text)?)
+        serde_json::from_str(&text).map_err(ControlError::Json)
     }
 
-    pub async fn ready(&self) -> anyhow::Result<Ready> {
+    pub async fn ready(&self) -> Result<Ready, ControlError> {
         self.send(self.http.get(format!("{}/ready", self.base)))
             .await
     }
 
     /// Whether the sandbox's IAM has a role with this ARN (global process).
-    pub async fn role_exists(&self, arn: &str) -> anyhow::Result<bool> {
-        let query = serde_urlencoded::to_string([("arn", arn)])?;
+    pub async fn role_exists(&self, arn: &str) -> Result<bool, ControlError> {
+        let query =
+            serde_urlencoded::to_string([("arn", arn)]).expect("string pairs always encode");
         let v: Value = self
             .send(self.http.get(format!("{}/iam/role?{query}", self.base)))
             .await?;
@@ -124,7 +153,7 @@ impl ControlClient {
         role_arn: &str,
         action: &str,
         resource: &str,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, ControlError> {
         let body = serde_json::json!({"roleArn": role_arn, "action": action, "resource": resource});
         let v: Value = self
             .send(
@@ -138,8 +167,9 @@ impl ControlClient {
 
     /// The values of the CNAME record `name` in the sandbox's hosted zones
     /// (global process); empty when there is none.
-    pub async fn cname_values(&self, name: &str) -> anyhow::Result<Vec<String>> {
-        let query = serde_urlencoded::to_string([("name", name)])?;
+    pub async fn cname_values(&self, name: &str) -> Result<Vec<String>, ControlError> {
+        let query =
+            serde_urlencoded::to_string([("name", name)]).expect("string pairs always encode");
         let v: Value = self
             .send(
                 self.http
@@ -157,7 +187,7 @@ impl ControlClient {
     }
 
     /// The edge proxy's configuration (global process).
-    pub async fn edge(&self) -> anyhow::Result<crate::edge::EdgeConfig> {
+    pub async fn edge(&self) -> Result<crate::edge::EdgeConfig, ControlError> {
         self.send(self.http.get(format!("{}/edge", self.base)))
             .await
     }
@@ -166,13 +196,13 @@ impl ControlClient {
     pub async fn set_edge(
         &self,
         config: &crate::edge::EdgeConfig,
-    ) -> anyhow::Result<crate::edge::EdgeConfig> {
+    ) -> Result<crate::edge::EdgeConfig, ControlError> {
         self.send(self.http.put(format!("{}/edge", self.base)).json(config))
             .await
     }
 
     /// A health check's status and checker history (global process).
-    pub async fn health_check(&self, id: &str) -> anyhow::Result<Value> {
+    pub async fn health_check(&self, id: &str) -> Result<Value, ControlError> {
         self.send(
             self.http
                 .get(format!("{}/route53/healthchecks/{id}", self.base)),
@@ -180,12 +210,12 @@ impl ControlClient {
         .await
     }
 
-    pub async fn replication(&self) -> anyhow::Result<ReplicationReport> {
+    pub async fn replication(&self) -> Result<ReplicationReport, ControlError> {
         self.send(self.http.get(format!("{}/replication", self.base)))
             .await
     }
 
-    pub async fn set_replication(&self, settings: Settings) -> anyhow::Result<Settings> {
+    pub async fn set_replication(&self, settings: Settings) -> Result<Settings, ControlError> {
         self.send(
             self.http
                 .put(format!("{}/replication", self.base))
@@ -194,7 +224,7 @@ impl ControlClient {
         .await
     }
 
-    pub async fn create_replica(&self, create: &ReplicaCreate) -> anyhow::Result<Value> {
+    pub async fn create_replica(&self, create: &ReplicaCreate) -> Result<Value, ControlError> {
         self.send(
             self.http
                 .post(format!("{}/replicas/create", self.base))
@@ -203,7 +233,7 @@ impl ControlClient {
         .await
     }
 
-    pub async fn delete_replica(&self, table: &str) -> anyhow::Result<Value> {
+    pub async fn delete_replica(&self, table: &str) -> Result<Value, ControlError> {
         let body = ReplicaDelete {
             table: table.to_owned(),
         };
@@ -220,7 +250,7 @@ impl ControlClient {
         table: &str,
         region: &str,
         status: &str,
-    ) -> anyhow::Result<Value> {
+    ) -> Result<Value, ControlError> {
         let body = ReplicaStatus {
             table: table.to_owned(),
             region: region.to_owned(),

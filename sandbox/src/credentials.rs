@@ -7,7 +7,7 @@
 //! an HMAC under the sandbox's master key, and the secret key is derived
 //! from the access key id under the same key.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -66,6 +66,26 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Why the sandbox's secrets file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("cannot read the sandbox credentials {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the sandbox credentials {} are corrupt", path.display())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write the sandbox credentials {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 impl SandboxSecrets {
     /// Fresh keys shaped like AWS's (20-character ids, 40-character secrets).
     pub fn generate() -> Self {
@@ -80,20 +100,26 @@ impl SandboxSecrets {
     }
 
     /// Reads the secrets file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the sandbox credentials {}: {e}",
-                path.display()
-            )
+    pub fn load(path: &Path) -> Result<Self, CredentialsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+            path: path.to_owned(),
+            source,
         })?;
-        Ok(serde_json::from_str(&text)?)
+        serde_json::from_str(&text).map_err(|source| CredentialsError::Corrupt {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Writes the secrets file with mode 0600, atomically.
-    pub fn store(&self, path: &Path) -> anyhow::Result<()> {
-        crate::topology::write_private(path, serde_json::to_string_pretty(self)?.as_bytes())?;
-        Ok(())
+    pub fn store(&self, path: &Path) -> Result<(), CredentialsError> {
+        let text = serde_json::to_string_pretty(self).expect("the secrets are plain strings");
+        crate::topology::write_private(path, text.as_bytes()).map_err(|source| {
+            CredentialsError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     /// The secret for `access_key_id`, and who it belongs to.

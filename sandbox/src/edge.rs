@@ -9,8 +9,8 @@
 //! real client that honours TTL does.
 //!
 //! Which name: the request's `Host` when it is a name (a client that sets
-//! `Host: api.wildrydes.test`), else the API name `up` configured through
-//! the control API (`PUT /_sandbox/edge`).
+//! `Host: api.wildrydes.test`), else the API name set through the control
+//! API (`PUT /_sandbox/edge`).
 //!
 //! Every response carries `x-wildrydes-resolved-region` and the age and TTL
 //! of the DNS answer it used. When the region is down the browser sees what
@@ -94,13 +94,35 @@ fn failure(status: StatusCode, message: String) -> Response {
     r
 }
 
+/// Why the edge proxy could not start or take a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("the edge proxy needs the sandbox's DNS server")]
+    NoDns,
+    #[error("the edge proxy's configuration {} is corrupt", path.display())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot set up the edge proxy's DNS resolver")]
+    Resolver(#[source] hickory_resolver::net::NetError),
+    #[error("cannot set up the edge proxy's HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// A `PUT /_sandbox/edge` with an API name that is not a DNS name.
+    #[error("apiName must be a DNS name such as api.wildrydes.test, not {0:?}")]
+    BadApiName(String),
+    #[error("cannot save {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 impl Edge {
     /// An edge resolving through the DNS server on `topology.dns_port`.
-    pub fn open(topology: Topology, file: PathBuf) -> anyhow::Result<Self> {
+    pub fn open(topology: Topology, file: PathBuf) -> Result<Self, EdgeError> {
         use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-        let dns_port = topology
-            .dns_port
-            .ok_or_else(|| anyhow::anyhow!("the edge proxy needs the sandbox's DNS server"))?;
+        let dns_port = topology.dns_port.ok_or(EdgeError::NoDns)?;
         let mut server = NameServerConfig::udp(topology.global.address);
         for connection in &mut server.connections {
             connection.port = dns_port;
@@ -115,20 +137,24 @@ impl Edge {
         builder.options_mut().timeout = Duration::from_secs(2);
         builder.options_mut().attempts = 1;
         let config = match std::fs::read_to_string(&file) {
-            Ok(t) => serde_json::from_str(&t)?,
+            Ok(t) => serde_json::from_str(&t).map_err(|source| EdgeError::Corrupt {
+                path: file.clone(),
+                source,
+            })?,
             Err(_) => EdgeConfig::default(),
         };
         Ok(Edge {
             topology,
             file,
             config: Mutex::new(config),
-            resolver: builder.build()?,
+            resolver: builder.build().map_err(EdgeError::Resolver)?,
             cache: Mutex::new(HashMap::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(UPSTREAM_TIMEOUT)
                 .connect_timeout(Duration::from_secs(4))
-                .build()?,
+                .build()
+                .map_err(EdgeError::Client)?,
         })
     }
 
@@ -140,16 +166,19 @@ impl Edge {
     }
 
     /// Sets the API name; refuses one that is not a DNS name.
-    pub fn set_config(&self, config: EdgeConfig) -> anyhow::Result<()> {
-        if let Some(name) = &config.api_name {
-            anyhow::ensure!(
-                hickory_proto::rr::Name::from_ascii(name).is_ok()
-                    && name.contains('.')
-                    && name.parse::<IpAddr>().is_err(),
-                "apiName must be a DNS name such as api.wildrydes.test, not {name:?}"
-            );
+    pub fn set_config(&self, config: EdgeConfig) -> Result<(), EdgeError> {
+        if let Some(name) = &config.api_name
+            && !(hickory_proto::rr::Name::from_ascii(name).is_ok()
+                && name.contains('.')
+                && name.parse::<IpAddr>().is_err())
+        {
+            return Err(EdgeError::BadApiName(name.clone()));
         }
-        write_atomic(&self.file, &serde_json::to_vec_pretty(&config)?, 0o644)?;
+        let bytes = serde_json::to_vec_pretty(&config).expect("the configuration is plain data");
+        write_atomic(&self.file, &bytes, 0o644).map_err(|source| EdgeError::Write {
+            path: self.file.clone(),
+            source,
+        })?;
         *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
@@ -229,7 +258,8 @@ impl Edge {
         let Some(name) = self.name_for(&host) else {
             return failure(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the edge proxy has no API name yet: `wildrydes up` configures it".into(),
+                "no API name is set for the edge: set one through the control API (PUT /_sandbox/edge)"
+                    .into(),
             );
         };
         let answer = match self.resolve(&name).await {
@@ -362,7 +392,7 @@ async fn handler(State(edge): State<std::sync::Arc<Edge>>, req: Request) -> Resp
 }
 
 /// Serves the edge on the listener `start` handed over.
-pub fn serve(edge: std::sync::Arc<Edge>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+pub fn serve(edge: std::sync::Arc<Edge>, listener: std::net::TcpListener) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let app = axum::Router::new().fallback(handler).with_state(edge);

@@ -20,11 +20,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::control::ControlClient;
-use crate::credentials::SandboxSecrets;
+use crate::control::{ControlClient, ControlError};
+use crate::credentials::{CredentialsError, SandboxSecrets};
 use crate::services::dynamodb::replication::{Settings, SubscriptionStatus};
 use crate::topology::{
-    Endpoint, GLOBAL, Layout, SandboxState, Topology, region_address, write_atomic,
+    Endpoint, GLOBAL, Layout, SandboxState, StateError, Topology, region_address, write_atomic,
 };
 
 /// The descriptor a served process finds its listener on.
@@ -43,6 +43,96 @@ pub struct StartOptions {
     /// which that command must hand to [`crate::server::serve`].
     pub serve_command: Vec<std::ffi::OsString>,
     pub ready_timeout: Duration,
+}
+
+/// Why starting, stopping or signalling a sandbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// A healthy sandbox with other regions runs at the root: stop it
+    /// first to change regions.
+    #[error(
+        "a sandbox with regions {} is already running at {}; stop it first to change regions",
+        running.join(", "),
+        root.display()
+    )]
+    AlreadyRunning { running: Vec<String>, root: PathBuf },
+    /// A port the caller asked for is taken.
+    #[error("cannot listen {on}: {error}; choose another --port")]
+    PortInUse { on: String, error: std::io::Error },
+    /// A listener could not be bound (`on` says where and for what).
+    #[error("cannot listen {on}")]
+    Listen { on: String, source: std::io::Error },
+    /// Free ports kept being taken between two binds.
+    #[error("found no port free {0} after 20 tries")]
+    NoFreePort(&'static str),
+    #[error("the {process} process exited while starting; its log {} ends:\n{tail}", log.display())]
+    Exited {
+        process: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("the {process} process did not become ready within {timeout:?}; see {}:\n{tail}", log.display())]
+    NotReady {
+        process: String,
+        timeout: Duration,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("this sandbox has no process {process:?} (it runs {})", running.join(", "))]
+    NoProcess {
+        process: String,
+        running: Vec<String>,
+    },
+    #[error("{process} is not running (pid {pid} is gone)")]
+    NotRunning { process: String, pid: u32 },
+    /// `action` is `freeze` or `thaw`.
+    #[error("cannot {action} {process} (pid {pid})")]
+    Signal {
+        action: &'static str,
+        process: String,
+        pid: u32,
+    },
+    #[error("no command to run sandbox processes with")]
+    NoServeCommand,
+    #[error("cannot run {}", program.display())]
+    Spawn {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file or directory of the sandbox (`action` says what was tried).
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// `LaunchError::Io` for `action` on `path`.
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError {
+    let path = path.to_owned();
+    move |source| LaunchError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// `LaunchError::Listen` for a listener `on` (e.g. "on 127.0.0.1:80").
+fn listen_error(on: String) -> impl FnOnce(std::io::Error) -> LaunchError {
+    move |source| LaunchError::Listen { on, source }
+}
+
+/// The port a just-bound listener got.
+fn port_of(addr: std::io::Result<SocketAddr>) -> Result<u16, LaunchError> {
+    addr.map(|a| a.port())
+        .map_err(listen_error("on a port the system chose".to_owned()))
 }
 
 /// Whether `start` started processes or found them running.
@@ -135,13 +225,16 @@ pub fn tail(path: &Path, lines: usize) -> String {
 fn bind_all(
     regions: &[String],
     port: u16,
-) -> anyhow::Result<(Topology, Vec<(String, TcpListener)>)> {
+) -> Result<(Topology, Vec<(String, TcpListener)>), LaunchError> {
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
     for _attempt in 0..20 {
-        let global = TcpListener::bind(SocketAddr::new(localhost, port)).map_err(|e| {
-            anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}; choose another --port")
+        let global = TcpListener::bind(SocketAddr::new(localhost, port)).map_err(|error| {
+            LaunchError::PortInUse {
+                on: format!("on 127.0.0.1:{port}"),
+                error,
+            }
         })?;
-        let shared = global.local_addr()?.port();
+        let shared = port_of(global.local_addr())?;
         let mut listeners = vec![(GLOBAL.to_owned(), global)];
         let mut failure = None;
         for (i, region) in regions.iter().enumerate() {
@@ -181,18 +274,21 @@ fn bind_all(
                 return bind_separately(regions, port);
             }
             Some(e) if e.kind() == std::io::ErrorKind::AddrInUse && port == 0 => continue,
-            Some(e) => anyhow::bail!(
-                "cannot listen on port {shared} for every region: {e}; choose another --port"
-            ),
+            Some(error) => {
+                return Err(LaunchError::PortInUse {
+                    on: format!("on port {shared} for every region"),
+                    error,
+                });
+            }
         }
     }
-    anyhow::bail!("found no port free on every region address after 20 tries")
+    Err(LaunchError::NoFreePort("on every region address"))
 }
 
 fn bind_separately(
     regions: &[String],
     port: u16,
-) -> anyhow::Result<(Topology, Vec<(String, TcpListener)>)> {
+) -> Result<(Topology, Vec<(String, TcpListener)>), LaunchError> {
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut listeners = Vec::new();
     let mut endpoints = Vec::new();
@@ -202,11 +298,11 @@ fn bind_separately(
     {
         let want = if port == 0 { 0 } else { port + i as u16 };
         let l = TcpListener::bind(SocketAddr::new(localhost, want))
-            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{want}: {e}"))?;
+            .map_err(listen_error(format!("on 127.0.0.1:{want}")))?;
         endpoints.push(Endpoint {
             name: name.clone(),
             address: localhost,
-            port: l.local_addr()?.port(),
+            port: port_of(l.local_addr())?,
         });
         listeners.push((name, l));
     }
@@ -226,19 +322,23 @@ fn bind_separately(
 
 /// The DNS server's sockets: UDP and TCP on one port of 127.0.0.1
 /// (`port` 0 picks a free one).
-fn bind_dns(port: u16) -> anyhow::Result<(std::net::UdpSocket, TcpListener)> {
+fn bind_dns(port: u16) -> Result<(std::net::UdpSocket, TcpListener), LaunchError> {
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
     for _ in 0..20 {
         let udp = std::net::UdpSocket::bind(SocketAddr::new(localhost, port))
-            .map_err(|e| anyhow::anyhow!("cannot listen for DNS on 127.0.0.1:{port}/udp: {e}"))?;
-        let chosen = udp.local_addr()?.port();
+            .map_err(listen_error(format!("for DNS on 127.0.0.1:{port}/udp")))?;
+        let chosen = port_of(udp.local_addr())?;
         match TcpListener::bind(SocketAddr::new(localhost, chosen)) {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(_) if port == 0 => continue,
-            Err(e) => anyhow::bail!("cannot listen for DNS on 127.0.0.1:{chosen}/tcp: {e}"),
+            Err(e) => {
+                return Err(listen_error(format!("for DNS on 127.0.0.1:{chosen}/tcp"))(
+                    e,
+                ));
+            }
         }
     }
-    anyhow::bail!("found no port free for DNS on both UDP and TCP after 20 tries")
+    Err(LaunchError::NoFreePort("for DNS on both UDP and TCP"))
 }
 
 /// The global process's sockets besides its main listener: the DNS
@@ -252,19 +352,18 @@ pub struct GlobalSockets {
 impl GlobalSockets {
     /// Binds them on the ports `topology` names, or free ones where it
     /// names none; records the ports chosen in `topology`.
-    fn bind(topology: &mut Topology) -> anyhow::Result<Self> {
+    fn bind(topology: &mut Topology) -> Result<Self, LaunchError> {
         let tcp = |port: Option<u16>, what: &str| {
             let port = port.unwrap_or(0);
-            TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).map_err(|e| {
-                anyhow::anyhow!("cannot listen for the {what} on 127.0.0.1:{port}: {e}")
-            })
+            TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+                .map_err(listen_error(format!("for the {what} on 127.0.0.1:{port}")))
         };
         let dns = bind_dns(topology.dns_port.unwrap_or(0))?;
         let edge = tcp(topology.edge_port, "edge proxy")?;
         let cdn = tcp(topology.cdn_port, "CloudFront edge")?;
-        topology.dns_port = Some(dns.0.local_addr()?.port());
-        topology.edge_port = Some(edge.local_addr()?.port());
-        topology.cdn_port = Some(cdn.local_addr()?.port());
+        topology.dns_port = Some(port_of(dns.0.local_addr())?);
+        topology.edge_port = Some(port_of(edge.local_addr())?);
+        topology.cdn_port = Some(port_of(cdn.local_addr())?);
         Ok(GlobalSockets { dns, edge, cdn })
     }
 
@@ -292,17 +391,22 @@ fn spawn(
     name: &str,
     listener: &TcpListener,
     extra: Option<&GlobalSockets>,
-) -> anyhow::Result<u32> {
+) -> Result<u32, LaunchError> {
     let log_path = layout.log_file(name);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(layout.logs_dir())?;
+        .create(layout.logs_dir())
+        .map_err(io_error("create the log directory", &layout.logs_dir()))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(&log_path)?;
+        .open(&log_path)
+        .map_err(io_error("open the log", &log_path))?;
+    let log_copy = log
+        .try_clone()
+        .map_err(io_error("open the log", &log_path))?;
     let role = if name == GLOBAL {
         GLOBAL.to_owned()
     } else {
@@ -311,7 +415,7 @@ fn spawn(
     let fd = listener.as_raw_fd();
     let extra_fds = extra.map(GlobalSockets::fds);
     let Some((program, prefix)) = serve_command.split_first() else {
-        anyhow::bail!("no command to run sandbox processes with");
+        return Err(LaunchError::NoServeCommand);
     };
     let mut cmd = Command::new(program);
     cmd.args(prefix)
@@ -321,10 +425,10 @@ fn spawn(
             "--listen-fd",
             &LISTEN_FD.to_string(),
             "--topology",
-            &serde_json::to_string(topology)?,
+            &serde_json::to_string(topology).expect("the topology is plain data"),
         ])
         .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
+        .stdout(log_copy)
         .stderr(log)
         .env(
             "RUST_LOG",
@@ -363,15 +467,16 @@ fn spawn(
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", Path::new(program).display()))?;
+    let child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+        program: PathBuf::from(program),
+        source,
+    })?;
     Ok(child.id())
 }
 
 impl Sandbox {
     /// The sandbox at `root`, if its state file exists.
-    pub fn open(root: &Path) -> anyhow::Result<Option<Sandbox>> {
+    pub fn open(root: &Path) -> Result<Option<Sandbox>, LaunchError> {
         let layout = Layout::new(root);
         let Some(state) = layout.read_state()? else {
             return Ok(None);
@@ -385,13 +490,12 @@ impl Sandbox {
     }
 
     /// The control API of a process.
-    pub fn control(&self, process: &str) -> anyhow::Result<ControlClient> {
-        let endpoint = self.state.topology.endpoint(process).ok_or_else(|| {
-            anyhow::anyhow!(
-                "this sandbox has no process {process:?} (it runs {})",
-                self.names().join(", ")
-            )
-        })?;
+    pub fn control(&self, process: &str) -> Result<ControlClient, LaunchError> {
+        let endpoint = self
+            .state
+            .topology
+            .endpoint(process)
+            .ok_or_else(|| self.no_process(process))?;
         Ok(ControlClient::new(
             &endpoint.url(),
             &self.secrets.control_token,
@@ -406,13 +510,19 @@ impl Sandbox {
             .collect()
     }
 
-    fn pid(&self, process: &str) -> anyhow::Result<u32> {
-        self.state.pids.get(process).copied().ok_or_else(|| {
-            anyhow::anyhow!(
-                "this sandbox has no process {process:?} (it runs {})",
-                self.names().join(", ")
-            )
-        })
+    fn no_process(&self, process: &str) -> LaunchError {
+        LaunchError::NoProcess {
+            process: process.to_owned(),
+            running: self.names(),
+        }
+    }
+
+    fn pid(&self, process: &str) -> Result<u32, LaunchError> {
+        self.state
+            .pids
+            .get(process)
+            .copied()
+            .ok_or_else(|| self.no_process(process))
     }
 
     /// Every process: alive, frozen, answering?
@@ -447,39 +557,48 @@ impl Sandbox {
 
     /// Freezes a process (SIGSTOP): it holds its connections and answers
     /// nothing, like a region that went dark.
-    pub fn freeze(&self, process: &str) -> anyhow::Result<()> {
-        let pid = self.live_pid(process)?;
-        anyhow::ensure!(
-            signal(pid, libc::SIGSTOP),
-            "cannot freeze {process} (pid {pid})"
-        );
-        Ok(())
+    pub fn freeze(&self, process: &str) -> Result<(), LaunchError> {
+        self.send_signal(process, libc::SIGSTOP, "freeze")
     }
 
     /// Resumes a frozen process (SIGCONT).
-    pub fn thaw(&self, process: &str) -> anyhow::Result<()> {
+    pub fn thaw(&self, process: &str) -> Result<(), LaunchError> {
+        self.send_signal(process, libc::SIGCONT, "thaw")
+    }
+
+    fn send_signal(
+        &self,
+        process: &str,
+        sig: i32,
+        action: &'static str,
+    ) -> Result<(), LaunchError> {
         let pid = self.live_pid(process)?;
-        anyhow::ensure!(
-            signal(pid, libc::SIGCONT),
-            "cannot thaw {process} (pid {pid})"
-        );
+        if !signal(pid, sig) {
+            return Err(LaunchError::Signal {
+                action,
+                process: process.to_owned(),
+                pid,
+            });
+        }
         Ok(())
     }
 
     /// Kills a process outright (SIGKILL), as a crash would; its data stays.
-    pub fn kill(&self, process: &str) -> anyhow::Result<()> {
+    pub fn kill(&self, process: &str) -> Result<(), LaunchError> {
         let pid = self.live_pid(process)?;
         signal(pid, libc::SIGKILL);
         wait_dead(pid, Duration::from_secs(5));
         Ok(())
     }
 
-    fn live_pid(&self, process: &str) -> anyhow::Result<u32> {
+    fn live_pid(&self, process: &str) -> Result<u32, LaunchError> {
         let pid = self.pid(process)?;
-        anyhow::ensure!(
-            is_ours(pid, &self.layout.root),
-            "{process} is not running (pid {pid} is gone)"
-        );
+        if !is_ours(pid, &self.layout.root) {
+            return Err(LaunchError::NotRunning {
+                process: process.to_owned(),
+                pid,
+            });
+        }
         Ok(pid)
     }
 
@@ -490,7 +609,7 @@ impl Sandbox {
         process: &str,
         serve_command: &[std::ffi::OsString],
         timeout: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), LaunchError> {
         let pid = self.pid(process)?;
         if is_ours(pid, &self.layout.root) {
             return Ok(());
@@ -502,7 +621,7 @@ impl Sandbox {
             .cloned()
             .expect("pid implies endpoint");
         let listener = TcpListener::bind(endpoint.socket())
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} again: {e}", endpoint.socket()))?;
+            .map_err(listen_error(format!("on {} again", endpoint.socket())))?;
         let extra = if process == GLOBAL {
             let mut topology = self.state.topology.clone();
             let sockets = GlobalSockets::bind(&mut topology)?;
@@ -526,7 +645,7 @@ impl Sandbox {
         self.wait_ready(&[process.to_owned()], timeout).await
     }
 
-    async fn wait_ready(&self, processes: &[String], timeout: Duration) -> anyhow::Result<()> {
+    async fn wait_ready(&self, processes: &[String], timeout: Duration) -> Result<(), LaunchError> {
         let deadline = Instant::now() + timeout;
         for name in processes {
             let client = self.control(name)?.with_timeout(Duration::from_millis(200));
@@ -537,19 +656,19 @@ impl Sandbox {
                 }
                 let log = self.layout.log_file(name);
                 if !pid_alive(pid) {
-                    anyhow::bail!(
-                        "the {name} process exited while starting; its log {} ends:\n{}",
-                        log.display(),
-                        tail(&log, 15)
-                    );
+                    return Err(LaunchError::Exited {
+                        process: name.clone(),
+                        tail: tail(&log, 15),
+                        log,
+                    });
                 }
                 if Instant::now() > deadline {
-                    anyhow::bail!(
-                        "the {name} process did not become ready within {:?}; see {}:\n{}",
+                    return Err(LaunchError::NotReady {
+                        process: name.clone(),
                         timeout,
-                        log.display(),
-                        tail(&log, 15)
-                    );
+                        tail: tail(&log, 15),
+                        log,
+                    });
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -561,7 +680,7 @@ impl Sandbox {
     pub async fn replication(
         &self,
         region: &str,
-    ) -> anyhow::Result<(Settings, Vec<SubscriptionStatus>)> {
+    ) -> Result<(Settings, Vec<SubscriptionStatus>), LaunchError> {
         let report = self.control(region)?.replication().await?;
         Ok((report.settings, report.subscriptions))
     }
@@ -571,8 +690,8 @@ impl Sandbox {
         &self,
         region: &str,
         settings: Settings,
-    ) -> anyhow::Result<Settings> {
-        self.control(region)?.set_replication(settings).await
+    ) -> Result<Settings, LaunchError> {
+        Ok(self.control(region)?.set_replication(settings).await?)
     }
 }
 
@@ -588,28 +707,29 @@ fn wait_dead(pid: u32, timeout: Duration) -> bool {
 }
 
 /// Starts a sandbox, or reuses the healthy one already running at `root`.
-pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
+pub async fn start(opts: &StartOptions) -> Result<(Sandbox, Started), LaunchError> {
     let layout = Layout::new(&opts.root);
     if let Some(existing) = Sandbox::open(&opts.root)? {
         let statuses = existing.status().await;
         let healthy = statuses.iter().all(|s| s.state == "running");
         if healthy {
             let running = existing.state.topology.region_names();
-            anyhow::ensure!(
-                running == opts.regions,
-                "a sandbox with regions {} is already running at {}; stop it first to change regions",
-                running.join(", "),
-                opts.root.display()
-            );
+            if running != opts.regions {
+                return Err(LaunchError::AlreadyRunning {
+                    running,
+                    root: opts.root.clone(),
+                });
+            }
             return Ok((existing, Started::Reused));
         }
         tracing::info!("cleaning up a sandbox that is no longer healthy");
         stop(&opts.root)?;
     }
-    std::fs::create_dir_all(&opts.root)?;
+    std::fs::create_dir_all(&opts.root).map_err(io_error("create", &opts.root))?;
     // Only its owner may enter: it holds credentials, function
     // environments (with secrets), table files and logs.
-    std::fs::set_permissions(&opts.root, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::set_permissions(&opts.root, std::fs::Permissions::from_mode(0o700))
+        .map_err(io_error("restrict the permissions of", &opts.root))?;
     let secrets = match SandboxSecrets::load(&layout.credentials_file()) {
         Ok(s) => s,
         Err(_) => {
@@ -637,7 +757,8 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
         Err(e) => return Err(e),
     };
     let ports = (topology.dns_port, topology.edge_port, topology.cdn_port);
-    write_atomic(&ports_file, &serde_json::to_vec(&ports)?, 0o600)?;
+    let ports_json = serde_json::to_vec(&ports).expect("ports are plain numbers");
+    write_atomic(&ports_file, &ports_json, 0o600).map_err(io_error("write", &ports_file))?;
     let mut pids = BTreeMap::new();
     for (name, listener) in &listeners {
         let extra = (name == GLOBAL).then_some(&extra);
@@ -686,7 +807,7 @@ pub async fn start(opts: &StartOptions) -> anyhow::Result<(Sandbox, Started)> {
 
 /// Stops the processes of the sandbox at `root` (gracefully, then by
 /// force) and removes its state file; data stays. Returns what it stopped.
-pub fn stop(root: &Path) -> anyhow::Result<Vec<String>> {
+pub fn stop(root: &Path) -> Result<Vec<String>, LaunchError> {
     let layout = Layout::new(root);
     let Some(state) = layout.read_state()? else {
         return Ok(Vec::new());
@@ -709,21 +830,23 @@ pub fn stop(root: &Path) -> anyhow::Result<Vec<String>> {
         }
         stopped.push(name);
     }
-    std::fs::remove_file(layout.state_file()).or_else(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })?;
+    std::fs::remove_file(layout.state_file())
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(io_error("remove", &layout.state_file()))?;
     Ok(stopped)
 }
 
 /// Stops the sandbox and deletes all its data and credentials.
-pub fn reset(root: &Path) -> anyhow::Result<()> {
+pub fn reset(root: &Path) -> Result<(), LaunchError> {
     stop(root)?;
     if root.exists() {
-        std::fs::remove_dir_all(root)?;
+        std::fs::remove_dir_all(root).map_err(io_error("remove", root))?;
     }
     Ok(())
 }

@@ -1,12 +1,10 @@
-//! The awsQuery protocol IAM and STS speak: form-encoded requests and XML
-//! results in each service's namespace (errors: the door's encoder).
+//! The awsQuery protocol IAM and STS speak: form-encoded requests, and
+//! helpers for the XML of their results (the envelopes, results' and
+//! errors', are the door's encoder's: [`crate::door::Reply::query`]).
 
 use std::collections::HashMap;
 
-use http::StatusCode;
-
-use crate::door::{Outcome, Reply, ServiceError};
-use crate::wire::{request_id, xml_escape};
+use crate::wire::xml_escape;
 
 /// A parsed awsQuery request: `Action` and its parameters.
 #[derive(Debug, Clone, Default)]
@@ -48,39 +46,6 @@ impl QueryRequest {
             }
         }
         out
-    }
-}
-
-/// One awsQuery service's XML conventions.
-#[derive(Debug, Clone, Copy)]
-pub struct Protocol {
-    pub namespace: &'static str,
-}
-
-pub const IAM: Protocol = Protocol {
-    namespace: "https://iam.amazonaws.com/doc/2010-05-08/",
-};
-pub const STS: Protocol = Protocol {
-    namespace: "https://sts.amazonaws.com/doc/2011-06-15/",
-};
-
-impl Protocol {
-    /// `<ActionResponse><ActionResult>result</ActionResult>…` (no Result
-    /// element when `result` is `None`).
-    pub fn ok(&self, action: &str, result: Option<String>) -> Outcome {
-        let id = request_id();
-        let result = result
-            .map(|r| format!("<{action}Result>{r}</{action}Result>"))
-            .unwrap_or_default();
-        Ok(Reply::new(format!(
-            "<{action}Response xmlns=\"{}\">{result}<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{action}Response>",
-            self.namespace
-        )))
-    }
-
-    /// An error; the door gives it the `ErrorResponse` envelope.
-    pub fn error(&self, status: StatusCode, code: &str, message: &str) -> Outcome {
-        Err(ServiceError::new(status, code, message))
     }
 }
 

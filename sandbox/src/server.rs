@@ -16,7 +16,7 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
-use crate::credentials::SandboxSecrets;
+use crate::credentials::{CredentialsError, SandboxSecrets};
 use crate::door::{self, Destination, ServiceError};
 use crate::query::QueryRequest;
 use crate::services::acm::Acm;
@@ -24,16 +24,55 @@ use crate::services::apigateway::ApiGateway;
 use crate::services::apigateway::dataplane::Authorizer;
 use crate::services::cognito::Cognito;
 use crate::services::dynamodb::Dynamo;
-use crate::services::dynamodb::meta::Meta;
+use crate::services::dynamodb::meta::{Meta, MetaError};
 use crate::services::dynamodb::replication::{Peer, Replicator, Settings};
 use crate::services::iam::Iam;
 use crate::services::lambda::Lambda;
 use crate::services::s3::S3;
+use crate::store::{OpenError, StoreError};
 use crate::topology::{GLOBAL, Layout, Topology};
 use crate::wire::respond;
 
 /// Largest request body accepted (DynamoDB's batch limit is 16 MB).
 const MAX_BODY: usize = 20 * 1024 * 1024;
+
+/// Why a sandbox process could not start, or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A socket the launcher handed over (`what` says which), or serving
+    /// on it.
+    #[error("cannot serve {what}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// The region's DynamoDB database file.
+    #[error("open {}: {error}", path.display())]
+    Database {
+        path: std::path::PathBuf,
+        error: dynoxide::DynoxideError,
+    },
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Metadata(#[from] MetaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Edge(#[from] crate::edge::EdgeError),
+}
+
+/// `ServeError::Io` for the socket `what`.
+fn io_error(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
+    move |source| ServeError::Io { what, source }
+}
+
+/// A `--role` that names neither a region nor the global process.
+#[derive(Debug, thiserror::Error)]
+#[error("--role must be region:<name> or global, not {0:?}")]
+pub struct BadRole(pub String);
 
 /// Which process to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +82,11 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
+    pub fn parse(s: &str) -> Result<Self, BadRole> {
         match s.split_once(':') {
             Some(("region", name)) if !name.is_empty() => Ok(Role::Region(name.to_owned())),
             _ if s == GLOBAL => Ok(Role::Global),
-            _ => anyhow::bail!("--role must be region:<name> or global, not {s:?}"),
+            _ => Err(BadRole(s.to_owned())),
         }
     }
 
@@ -65,7 +104,7 @@ pub async fn serve(
     layout: Layout,
     topology: Topology,
     listener: std::net::TcpListener,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     serve_until(role, layout, topology, listener, shutdown_signal()).await
 }
 
@@ -77,17 +116,20 @@ pub async fn serve_until(
     topology: Topology,
     listener: std::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    listener.set_nonblocking(true)?;
-    close_on_exec(&listener)?;
+) -> Result<(), ServeError> {
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| close_on_exec(&listener))
+        .map_err(io_error("on the listener it was handed"))?;
     // Everything a sandbox process writes (tables, function code and
     // environments, logs) is its owner's alone.
     // SAFETY: umask only sets the process's file mode mask.
     unsafe { libc::umask(0o077) };
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(io_error("on the listener it was handed"))?;
     let secrets = Arc::new(SandboxSecrets::load(&layout.credentials_file())?);
     let data = layout.data_dir(role.name());
-    std::fs::create_dir_all(&data)?;
+    std::fs::create_dir_all(&data).map_err(OpenError::create_dir(&data))?;
     let app = match &role {
         Role::Region(region) => {
             let state = Arc::new(RegionProcess::open(region, &layout, &topology, secrets).await?);
@@ -105,7 +147,9 @@ pub async fn serve_until(
                     topology.clone(),
                     data.join("edge.json"),
                 )?);
-                crate::edge::serve(e.clone(), inherited_listener(crate::launcher::EDGE_FD)?)?;
+                let edge_listener = inherited_listener(crate::launcher::EDGE_FD)
+                    .map_err(io_error("the edge proxy"))?;
+                crate::edge::serve(e.clone(), edge_listener).map_err(io_error("the edge proxy"))?;
                 edge = Some(e);
             }
             let cloudfront = crate::services::cloudfront::CloudFront::open(
@@ -115,8 +159,10 @@ pub async fn serve_until(
             if topology.cdn_port.is_some() {
                 crate::services::cloudfront::serve(
                     cloudfront.clone(),
-                    inherited_listener(crate::launcher::CDN_FD)?,
-                )?;
+                    inherited_listener(crate::launcher::CDN_FD)
+                        .map_err(io_error("the CloudFront edge"))?,
+                )
+                .map_err(io_error("the CloudFront edge"))?;
             }
             let state = Arc::new(GlobalProcess {
                 edge,
@@ -129,10 +175,14 @@ pub async fn serve_until(
             Router::new().fallback(global_handler).with_state(state)
         }
     };
-    tracing::info!(process = role.name(), address = %listener.local_addr()?, "serving");
+    let address = listener
+        .local_addr()
+        .map_err(io_error("on the listener it was handed"))?;
+    tracing::info!(process = role.name(), %address, "serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await
+        .map_err(io_error("on the listener it was handed"))?;
     Ok(())
 }
 
@@ -160,22 +210,27 @@ fn close_on_exec(socket: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
 }
 
 /// Serves the sandbox's DNS on the sockets `start` handed over.
-fn start_dns(route53: Arc<crate::services::route53::Route53>) -> anyhow::Result<()> {
+fn start_dns(route53: Arc<crate::services::route53::Route53>) -> Result<(), ServeError> {
+    let dns_error = io_error("DNS on the sockets it was handed");
     use std::os::fd::FromRawFd;
     // SAFETY: `start` hands the global process these descriptors.
     let udp = unsafe { std::net::UdpSocket::from_raw_fd(crate::launcher::DNS_UDP_FD) };
     let tcp = unsafe { std::net::TcpListener::from_raw_fd(crate::launcher::DNS_TCP_FD) };
-    udp.set_nonblocking(true)?;
-    tcp.set_nonblocking(true)?;
-    close_on_exec(&udp)?;
-    close_on_exec(&tcp)?;
+    let udp = udp
+        .set_nonblocking(true)
+        .and_then(|()| close_on_exec(&udp))
+        .and_then(|()| tokio::net::UdpSocket::from_std(udp));
+    let tcp = tcp
+        .set_nonblocking(true)
+        .and_then(|()| close_on_exec(&tcp))
+        .and_then(|()| tokio::net::TcpListener::from_std(tcp));
+    let (udp, tcp) = match (udp, tcp) {
+        (Ok(udp), Ok(tcp)) => (udp, tcp),
+        (Err(e), _) | (_, Err(e)) => return Err(dns_error(e)),
+    };
     let mut server = hickory_server::Server::new(crate::dns::DnsHandler { route53 });
-    server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
-    server.register_listener(
-        tokio::net::TcpListener::from_std(tcp)?,
-        Duration::from_secs(5),
-        4096,
-    );
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 4096);
     // The server lives as long as the process.
     tokio::spawn(async move {
         let _ = server.block_until_done().await;
@@ -255,11 +310,16 @@ impl RegionProcess {
         layout: &Layout,
         topology: &Topology,
         secrets: Arc<SandboxSecrets>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ServeError> {
         let data = layout.data_dir(region);
         let db_path = data.join("dynamodb.sqlite");
-        let db = dynoxide::Database::new(db_path.to_str().unwrap_or_default())
-            .map_err(|e| anyhow::anyhow!("open {}: {e}", db_path.display()))?;
+        let db =
+            dynoxide::Database::new(db_path.to_str().unwrap_or_default()).map_err(|error| {
+                ServeError::Database {
+                    path: db_path.clone(),
+                    error,
+                }
+            })?;
         let meta = Arc::new(Meta::open(&data.join("replication.sqlite"))?);
         let mut peers = BTreeMap::new();
         let mut controls = Vec::new();

@@ -36,6 +36,35 @@ pub enum StoreError {
     },
 }
 
+/// Why a service could not start: its state, its directories, or what it
+/// sets up to reach other processes.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An internal loopback listener (`what` says for what).
+    #[error("cannot listen on loopback for {what}")]
+    Listen {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cannot set up an HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+impl OpenError {
+    /// `OpenError::CreateDir` for `path`.
+    pub fn create_dir(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError {
+        let path = path.to_owned();
+        move |source| OpenError::CreateDir { path, source }
+    }
+}
+
 /// A service's state `T`, kept in one JSON file.
 #[derive(Debug)]
 pub struct Store<T> {

@@ -137,30 +137,43 @@ impl Layout {
         self.root.join(process)
     }
 
-    pub fn read_state(&self) -> anyhow::Result<Option<SandboxState>> {
-        match std::fs::read_to_string(self.state_file()) {
-            Ok(text) => Ok(Some(serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is corrupt ({e}); stopping the sandbox cleans it up",
-                    self.state_file().display()
-                )
-            })?)),
+    pub fn read_state(&self) -> Result<Option<SandboxState>, StateError> {
+        let path = self.state_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|error| StateError::Corrupt { path, error }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot read {}: {e}",
-                self.state_file().display()
-            )),
+            Err(source) => Err(StateError::Read { path, source }),
         }
     }
 
-    pub fn write_state(&self, state: &SandboxState) -> anyhow::Result<()> {
-        write_atomic(
-            &self.state_file(),
-            serde_json::to_string_pretty(state)?.as_bytes(),
-            0o600,
-        )?;
-        Ok(())
+    pub fn write_state(&self, state: &SandboxState) -> Result<(), StateError> {
+        let path = self.state_file();
+        let text = serde_json::to_string_pretty(state).expect("the state is plain data");
+        write_atomic(&path, text.as_bytes(), 0o600)
+            .map_err(|source| StateError::Write { path, source })
     }
+}
+
+/// Why the sandbox's state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is corrupt ({error}); stopping the sandbox cleans it up", path.display())]
+    Corrupt {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Writes `bytes` to `path` via a temporary file and a rename, so a reader

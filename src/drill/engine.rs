@@ -508,10 +508,11 @@ async fn apply(env: &Env, plan: &Plan, undo: &Undo) -> anyhow::Result<()> {
                 anyhow::anyhow!("region-blackout needs the sandbox; AWS cannot stop a region")
             })?;
             if *killed {
-                sandbox.kill(region)
+                sandbox.kill(region)?;
             } else {
-                sandbox.freeze(region)
+                sandbox.freeze(region)?;
             }
+            Ok(())
         }
     }
 }
@@ -567,10 +568,11 @@ pub async fn revert(env: &Env, undo: &Undo) -> anyhow::Result<()> {
                         &crate::commands::sandbox::serve_command()?,
                         Duration::from_secs(30),
                     )
-                    .await
+                    .await?;
             } else {
-                sandbox.thaw(region)
+                sandbox.thaw(region)?;
             }
+            Ok(())
         }
     }
 }

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::error::Kind;
-use super::{Reply, ServiceError};
+use super::{QueryEnvelope, Reply, ServiceError};
 use crate::sigv4::AuthFailure;
 use crate::wire::{http_date, request_id, xml_escape};
 
@@ -92,6 +92,22 @@ fn error_response(namespace: &str, declaration: bool, e: &ServiceError, id: &str
     )
 }
 
+/// An awsQuery result in its `<ActionResponse>` envelope.
+fn query_envelope(namespace: &str, envelope: &QueryEnvelope, result: &[u8], id: &str) -> String {
+    let action = &envelope.action;
+    let result = if envelope.result {
+        format!(
+            "<{action}Result>{}</{action}Result>",
+            String::from_utf8_lossy(result)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<{action}Response xmlns=\"{namespace}\">{result}<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{action}Response>"
+    )
+}
+
 /// The awsQuery / restXml codes for SigV4 failures.
 fn xml_auth_code(failure: &AuthFailure) -> &'static str {
     match failure {
@@ -119,14 +135,14 @@ impl Protocol {
             Protocol::S3Xml => (!reply.body.is_empty()).then_some("application/xml"),
         };
         let content_type = reply.content_type.as_deref().or(default_type);
-        let crc = (*self == Protocol::AwsJson10).then(|| crc32fast::hash(&reply.body));
-        let mut resp = base(
-            reply.status,
-            content_type,
-            self.id_header(),
-            &id,
-            reply.body,
-        );
+        let body = match (self, &reply.envelope) {
+            (Protocol::Query { namespace }, Some(envelope)) => {
+                query_envelope(namespace, envelope, &reply.body, &id).into()
+            }
+            _ => reply.body,
+        };
+        let crc = (*self == Protocol::AwsJson10).then(|| crc32fast::hash(&body));
+        let mut resp = base(reply.status, content_type, self.id_header(), &id, body);
         if let Some(crc) = crc {
             insert(&mut resp, "x-amz-crc32", &crc.to_string());
         }
@@ -300,5 +316,40 @@ fn s3_auth_error(failure: &AuthFailure, headers: &HeaderMap) -> ServiceError {
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn encoded(reply: Reply) -> (String, String) {
+        let resp = Protocol::Query { namespace: "ns" }.reply(reply);
+        let id = resp.headers()["x-amzn-RequestId"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (id, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn query_results_get_their_envelope_with_the_header_request_id() {
+        let (id, body) = encoded(Reply::query("GetThing", Some("<A>1</A>".into()))).await;
+        assert_eq!(
+            body,
+            format!(
+                "<GetThingResponse xmlns=\"ns\"><GetThingResult><A>1</A></GetThingResult><ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></GetThingResponse>"
+            )
+        );
+        let (id, body) = encoded(Reply::query("DeleteThing", None)).await;
+        assert_eq!(
+            body,
+            format!(
+                "<DeleteThingResponse xmlns=\"ns\"><ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></DeleteThingResponse>"
+            )
+        );
     }
 }

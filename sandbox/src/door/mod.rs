@@ -250,6 +250,17 @@ pub struct Reply {
     /// where the protocol sends none).
     pub content_type: Option<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// awsQuery: the `<ActionResponse>` envelope the encoder puts around
+    /// the body, with the response's own request id.
+    pub envelope: Option<QueryEnvelope>,
+}
+
+/// An awsQuery result's envelope: `<{action}Response>`, and inside it
+/// `<{action}Result>` around the body when `result` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryEnvelope {
+    pub action: String,
+    pub result: bool,
 }
 
 impl Reply {
@@ -260,6 +271,21 @@ impl Reply {
             body: body.into(),
             content_type: None,
             headers: Vec::new(),
+            envelope: None,
+        }
+    }
+
+    /// An awsQuery action's result: `result` is the content of
+    /// `<{action}Result>`, `None` for an action that answers with
+    /// `ResponseMetadata` only.
+    pub fn query(action: &str, result: Option<String>) -> Self {
+        let envelope = QueryEnvelope {
+            action: action.to_owned(),
+            result: result.is_some(),
+        };
+        Reply {
+            envelope: Some(envelope),
+            ..Reply::new(result.unwrap_or_default())
         }
     }
 

@@ -140,13 +140,13 @@ impl Acm {
 
     /// Issues pending certificates whose validation CNAMEs exist, asking
     /// `lookup` for a record's values, every `period`, for ever.
-    pub async fn validate_forever<F, Fut>(
+    pub async fn validate_forever<F, Fut, E>(
         self: std::sync::Arc<Self>,
         period: std::time::Duration,
         lookup: F,
     ) where
         F: Fn(String) -> Fut,
-        Fut: std::future::Future<Output = anyhow::Result<Vec<String>>>,
+        Fut: std::future::Future<Output = Result<Vec<String>, E>>,
     {
         loop {
             for (arn, records) in self.pending() {

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::ACCOUNT_ID;
 use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::services::route53::{Route53, iso_ms, new_id, now_ms};
-use crate::store::Store;
+use crate::store::{OpenError, Store};
 use crate::wire::xml_escape;
 use crate::xml::Element;
 use operations::{by_arn, delete, list, no_such_resource, tagging, tags_xml, update};
@@ -373,7 +373,7 @@ pub struct CloudFront {
 }
 
 impl CloudFront {
-    pub fn open(file: PathBuf, route53: Arc<Route53>) -> anyhow::Result<Arc<Self>> {
+    pub fn open(file: PathBuf, route53: Arc<Route53>) -> Result<Arc<Self>, OpenError> {
         Ok(Arc::new(CloudFront {
             route53,
             distributions: Store::open(file)?,
@@ -382,7 +382,8 @@ impl CloudFront {
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(30))
                 .connect_timeout(Duration::from_secs(10))
-                .build()?,
+                .build()
+                .map_err(OpenError::Client)?,
         }))
     }
 

@@ -208,7 +208,7 @@ async fn viewer(State(cf): State<Arc<CloudFront>>, req: Request) -> Response {
 }
 
 /// Serves the viewer side on the listener `start` handed over.
-pub fn serve(cf: Arc<CloudFront>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+pub fn serve(cf: Arc<CloudFront>, listener: std::net::TcpListener) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let app = axum::Router::new().fallback(viewer).with_state(cf);

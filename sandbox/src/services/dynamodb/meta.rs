@@ -28,12 +28,19 @@ pub struct Meta {
     conn: Mutex<Connection>,
 }
 
-fn sql_err(e: rusqlite::Error) -> anyhow::Error {
-    anyhow::anyhow!("replication metadata: {e}")
+/// A failed read or write of the replication metadata. The cause is part
+/// of the message, not a separate source, because callers hand the message
+/// on as a service's error text.
+#[derive(Debug, thiserror::Error)]
+#[error("replication metadata: {0}")]
+pub struct MetaError(pub rusqlite::Error);
+
+fn sql_err(e: rusqlite::Error) -> MetaError {
+    MetaError(e)
 }
 
 impl Meta {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    pub fn open(path: &Path) -> Result<Self, MetaError> {
         let conn = Connection::open(path).map_err(sql_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -51,7 +58,7 @@ impl Meta {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, MetaError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn).map_err(sql_err)
     }
@@ -60,7 +67,7 @@ impl Meta {
     pub fn transaction<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T, MetaError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(sql_err)?;
         let out = f(&tx).map_err(sql_err)?;
@@ -72,7 +79,7 @@ impl Meta {
 
     /// Every region of `table`'s global table, this one included; empty
     /// when the table is not global.
-    pub fn replicas(&self, table: &str) -> anyhow::Result<Vec<Replica>> {
+    pub fn replicas(&self, table: &str) -> Result<Vec<Replica>, MetaError> {
         self.with(|c| {
             let mut st =
                 c.prepare("SELECT region, status FROM replicas WHERE tbl = ?1 ORDER BY region")?;
@@ -87,7 +94,7 @@ impl Meta {
     }
 
     /// All global tables this region takes part in.
-    pub fn global_tables(&self) -> anyhow::Result<Vec<String>> {
+    pub fn global_tables(&self) -> Result<Vec<String>, MetaError> {
         self.with(|c| {
             let mut st = c.prepare("SELECT DISTINCT tbl FROM replicas ORDER BY tbl")?;
             let rows = st.query_map([], |r| r.get(0))?;
@@ -95,7 +102,7 @@ impl Meta {
         })
     }
 
-    pub fn set_replica(&self, table: &str, region: &str, status: &str) -> anyhow::Result<()> {
+    pub fn set_replica(&self, table: &str, region: &str, status: &str) -> Result<(), MetaError> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO replicas (tbl, region, status) VALUES (?1, ?2, ?3)
@@ -106,7 +113,7 @@ impl Meta {
         })
     }
 
-    pub fn remove_replica(&self, table: &str, region: &str) -> anyhow::Result<()> {
+    pub fn remove_replica(&self, table: &str, region: &str) -> Result<(), MetaError> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM replicas WHERE tbl = ?1 AND region = ?2",
@@ -117,7 +124,7 @@ impl Meta {
     }
 
     /// Forgets everything about `table` (it was deleted here).
-    pub fn forget_table(&self, table: &str) -> anyhow::Result<()> {
+    pub fn forget_table(&self, table: &str) -> Result<(), MetaError> {
         self.transaction(|tx| {
             for sql in [
                 "DELETE FROM replicas WHERE tbl = ?1",
@@ -134,7 +141,7 @@ impl Meta {
 
     // --- resource policies ---
 
-    pub fn policy(&self, arn: &str) -> anyhow::Result<Option<(String, String)>> {
+    pub fn policy(&self, arn: &str) -> Result<Option<(String, String)>, MetaError> {
         self.with(|c| {
             c.query_row(
                 "SELECT policy, revision FROM policies WHERE arn = ?1",
@@ -145,7 +152,7 @@ impl Meta {
         })
     }
 
-    pub fn put_policy(&self, arn: &str, policy: &str, revision: &str) -> anyhow::Result<()> {
+    pub fn put_policy(&self, arn: &str, policy: &str, revision: &str) -> Result<(), MetaError> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO policies (arn, policy, revision) VALUES (?1, ?2, ?3)
@@ -156,7 +163,7 @@ impl Meta {
         })
     }
 
-    pub fn delete_policy(&self, arn: &str) -> anyhow::Result<()> {
+    pub fn delete_policy(&self, arn: &str) -> Result<(), MetaError> {
         self.with(|c| {
             c.execute("DELETE FROM policies WHERE arn = ?1", params![arn])
                 .map(drop)
@@ -164,7 +171,7 @@ impl Meta {
     }
 
     /// Policy documents on ARNs under `prefix` (a table's streams).
-    pub fn policies_under(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+    pub fn policies_under(&self, prefix: &str) -> Result<Vec<String>, MetaError> {
         self.with(|c| {
             let mut st = c.prepare("SELECT policy FROM policies WHERE arn LIKE ?1")?;
             let rows = st.query_map(params![format!("{prefix}%")], |r| r.get(0))?;
@@ -173,7 +180,7 @@ impl Meta {
     }
 
     /// Deletes policies on `table` and its streams.
-    pub fn delete_policies_of(&self, table_arn: &str) -> anyhow::Result<()> {
+    pub fn delete_policies_of(&self, table_arn: &str) -> Result<(), MetaError> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM policies WHERE arn = ?1 OR arn LIKE ?2",
@@ -186,7 +193,7 @@ impl Meta {
     // --- replication progress ---
 
     /// Last stream sequence number processed from `source`'s stream of `table`.
-    pub fn position(&self, source: &str, table: &str) -> anyhow::Result<Option<String>> {
+    pub fn position(&self, source: &str, table: &str) -> Result<Option<String>, MetaError> {
         self.with(|c| {
             c.query_row(
                 "SELECT seq FROM positions WHERE source = ?1 AND tbl = ?2",
@@ -197,7 +204,7 @@ impl Meta {
         })
     }
 
-    pub fn needs_backfill(&self, source: &str, table: &str) -> anyhow::Result<bool> {
+    pub fn needs_backfill(&self, source: &str, table: &str) -> Result<bool, MetaError> {
         self.with(|c| {
             c.query_row(
                 "SELECT 1 FROM backfills WHERE source = ?1 AND tbl = ?2",
@@ -214,7 +221,7 @@ impl Meta {
         source: &str,
         table: &str,
         needed: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), MetaError> {
         self.with(|c| {
             if needed {
                 c.execute(
@@ -233,7 +240,7 @@ impl Meta {
 
     /// Whether this region's own stream record `seq` of `table` was written
     /// by replication (and so must not be replicated again).
-    pub fn is_applied(&self, table: &str, seq: &str) -> anyhow::Result<bool> {
+    pub fn is_applied(&self, table: &str, seq: &str) -> Result<bool, MetaError> {
         self.with(|c| {
             c.query_row(
                 "SELECT 1 FROM applied WHERE tbl = ?1 AND seq = ?2",

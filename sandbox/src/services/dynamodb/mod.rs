@@ -19,8 +19,9 @@ use time::OffsetDateTime;
 use crate::control::{ControlClient, ReplicaCreate};
 use crate::credentials::{ACCOUNT_ID, Principal, REPLICATION_SERVICE};
 use crate::door::{Input, Outcome, Reply, ServiceError};
+use crate::store::OpenError;
 use meta::Meta;
-use replication::Replicator;
+use replication::{ReplicationError, Replicator};
 
 const JSON_10: &str = "application/x-amz-json-1.0";
 const DDB: &str = "com.amazonaws.dynamodb.v20120810#";
@@ -112,9 +113,15 @@ impl Dynamo {
         meta: Arc<Meta>,
         replicator: Arc<Replicator>,
         peers: Vec<(String, ControlClient)>,
-    ) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let internal = format!("http://{}", listener.local_addr()?);
+    ) -> Result<Self, OpenError> {
+        let listen_error = |source| OpenError::Listen {
+            what: "the DynamoDB engine",
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(listen_error)?;
+        let internal = format!("http://{}", listener.local_addr().map_err(listen_error)?);
         tokio::spawn(dynoxide::server::serve_on(listener, db.clone()));
         Ok(Dynamo {
             region: region.to_owned(),
@@ -122,7 +129,8 @@ impl Dynamo {
             internal,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
-                .build()?,
+                .build()
+                .map_err(OpenError::Client)?,
             meta,
             replicator,
             peers,
@@ -692,11 +700,11 @@ impl Dynamo {
 
     /// Creates this region's replica of a global table (called by the
     /// region where `UpdateTable` ran, through the control API).
-    pub fn accept_replica(&self, create: &ReplicaCreate) -> anyhow::Result<()> {
+    pub fn accept_replica(&self, create: &ReplicaCreate) -> Result<(), ReplicationError> {
         let request = serde_json::from_value(without_nulls(create.definition.clone()))?;
         self.db
             .create_table(request)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(ReplicationError::Engine)?;
         for region in &create.members {
             self.meta.set_replica(&create.table, region, "ACTIVE")?;
         }
@@ -709,14 +717,14 @@ impl Dynamo {
     }
 
     /// Deletes this region's replica (called by a peer's `ReplicaUpdates` Delete).
-    pub fn drop_replica(&self, table: &str) -> anyhow::Result<()> {
+    pub fn drop_replica(&self, table: &str) -> Result<(), ReplicationError> {
         self.meta.forget_table(table)?;
         self.replicator.refresh();
         let request = serde_json::from_value(json!({"TableName": table}))?;
         match self.db.delete_table(request) {
             Ok(_) => {}
             Err(e) if e.status_code() == 400 && e.to_string().contains("not found") => {}
-            Err(e) => anyhow::bail!("{e}"),
+            Err(e) => return Err(ReplicationError::Engine(e)),
         }
         self.meta
             .delete_policies_of(&table_arn(&self.region, table))?;
@@ -729,7 +737,7 @@ impl Dynamo {
         table: &str,
         region: &str,
         status: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ReplicationError> {
         if status == "DELETED" {
             self.meta.remove_replica(table, region)?;
         } else if !self.meta.replicas(table)?.is_empty() {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::attributes::{canonical_key, key_of, stream_item, table_item};
-use super::meta::{self, Meta, Version};
+use super::meta::{self, Meta, MetaError, Version};
 use crate::control::ControlClient;
 use crate::credentials::REPLICATION_SERVICE;
 
@@ -151,11 +151,13 @@ impl Replicator {
     }
 
     /// Changes delay and jitter; kept across restarts.
-    pub fn set_settings(&self, settings: Settings) -> anyhow::Result<()> {
-        crate::topology::write_atomic(
-            &self.settings_file,
-            serde_json::to_string(&settings)?.as_bytes(),
-            0o644,
+    pub fn set_settings(&self, settings: Settings) -> Result<(), ReplicationError> {
+        let text = serde_json::to_string(&settings).expect("settings are plain numbers");
+        crate::topology::write_atomic(&self.settings_file, text.as_bytes(), 0o644).map_err(
+            |source| ReplicationError::Write {
+                path: self.settings_file.clone(),
+                source,
+            },
         )?;
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
         self.wake();
@@ -279,7 +281,7 @@ impl Replicator {
         table: &str,
         iterator: &mut Option<String>,
         pending: &mut Vec<Incoming>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, ReplicationError> {
         let peer = &self.peers[source];
         if self.meta.needs_backfill(source, table)? {
             self.backfill(peer, source, table).await?;
@@ -311,8 +313,8 @@ impl Replicator {
                     self.idle(Duration::from_millis(100)).await;
                     return Ok(false);
                 }
-                return Err(anyhow::anyhow!(
-                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string()
+                return Err(ReplicationError::Peer(
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
                 ));
             }
         };
@@ -363,7 +365,7 @@ impl Replicator {
         peer: &Peer,
         source: &str,
         table: &str,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, ReplicationError> {
         let desc = peer
             .dynamo
             .describe_table()
@@ -371,15 +373,15 @@ impl Replicator {
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
+                ReplicationError::Peer(format!(
                     "describe {table} in {source}: {}",
                     aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
+                ))
             })?;
         let stream_arn = desc
             .table
             .and_then(|t| t.latest_stream_arn)
-            .ok_or_else(|| anyhow::anyhow!("{table} in {source} has no stream"))?;
+            .ok_or_else(|| ReplicationError::Peer(format!("{table} in {source} has no stream")))?;
         let stream = peer
             .streams
             .describe_stream()
@@ -387,16 +389,18 @@ impl Replicator {
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
+                ReplicationError::Peer(format!(
                     "describe stream in {source}: {}",
                     aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
-                )
+                ))
             })?;
         let shard = stream
             .stream_description
             .and_then(|d| d.shards)
             .and_then(|s| s.last().and_then(|s| s.shard_id.clone()))
-            .ok_or_else(|| anyhow::anyhow!("the stream of {table} in {source} has no shard"))?;
+            .ok_or_else(|| {
+                ReplicationError::Peer(format!("the stream of {table} in {source} has no shard"))
+            })?;
         use aws_sdk_dynamodbstreams::types::ShardIteratorType;
         let position = self.meta.position(source, table)?;
         let request = peer
@@ -411,27 +415,32 @@ impl Replicator {
             None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
         let out = request.send().await.map_err(|e| {
-            anyhow::anyhow!(
+            ReplicationError::Peer(format!(
                 "shard iterator in {source}: {}",
                 aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
-            )
+            ))
         })?;
         out.shard_iterator
-            .ok_or_else(|| anyhow::anyhow!("no shard iterator from {source}"))
+            .ok_or_else(|| ReplicationError::Peer(format!("no shard iterator from {source}")))
     }
 
     /// Copies the peer's current items (for a new replica), versioned at
     /// the scan's start so stream records older than the scan are skipped.
-    async fn backfill(&self, peer: &Peer, source: &str, table: &str) -> anyhow::Result<()> {
+    async fn backfill(
+        &self,
+        peer: &Peer,
+        source: &str,
+        table: &str,
+    ) -> Result<(), ReplicationError> {
         let started = now_micros();
         let keys = self.key_names(table)?;
         let mut pages = peer.dynamo.scan().table_name(table).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                anyhow::anyhow!(
+                ReplicationError::Peer(format!(
                     "backfill scan of {table} in {source}: {}",
                     aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
+                ))
             })?;
             let incoming = page
                 .items
@@ -453,7 +462,7 @@ impl Replicator {
         Ok(())
     }
 
-    fn key_names(&self, table: &str) -> anyhow::Result<Vec<String>> {
+    fn key_names(&self, table: &str) -> Result<Vec<String>, ReplicationError> {
         let desc = engine(|r| self.db.describe_table(r), json!({"TableName": table}))?;
         Ok(desc["Table"]["KeySchema"]
             .as_array()
@@ -473,7 +482,7 @@ impl Replicator {
         source: &str,
         table: &str,
         pending: &mut Vec<Incoming>,
-    ) -> anyhow::Result<Option<i64>> {
+    ) -> Result<Option<i64>, ReplicationError> {
         let settings = self.settings();
         let now = now_micros();
         let mut due_at = 0i64;
@@ -505,7 +514,7 @@ impl Replicator {
         table: &str,
         batch: Vec<Incoming>,
         position: Option<String>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ReplicationError> {
         let arn = super::table_arn(&self.region, table);
         loop {
             if super::replication_denied(&self.meta, &arn, &["dynamodb:WriteDataForReplication"]) {
@@ -587,17 +596,41 @@ fn jitter(rec: &Incoming, settings: &Settings) -> i64 {
     (hash % (2 * span as u64 + 1)) as i64 - span
 }
 
+/// Why a replication step, or a change to a replica, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    #[error(transparent)]
+    Metadata(#[from] MetaError),
+    /// The region's own engine refused an operation.
+    #[error("{0}")]
+    Engine(dynoxide::DynoxideError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A peer region's answer was an error, or lacked what replication
+    /// needs (a stream, a shard, an iterator).
+    #[error("{0}")]
+    Peer(String),
+    /// The blocking part of an apply panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+    #[error("cannot save {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Calls an engine operation with a JSON request and returns JSON.
 pub fn engine<Req, Resp>(
     f: impl FnOnce(Req) -> dynoxide::Result<Resp>,
     request: Value,
-) -> anyhow::Result<Value>
+) -> Result<Value, ReplicationError>
 where
     Req: serde::de::DeserializeOwned,
     Resp: Serialize,
 {
     let req: Req = serde_json::from_value(request)?;
-    let resp = f(req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = f(req).map_err(ReplicationError::Engine)?;
     Ok(serde_json::to_value(resp)?)
 }
 
@@ -606,7 +639,7 @@ fn own_records(
     db: &dynoxide::Database,
     table: &str,
     after: Option<&str>,
-) -> anyhow::Result<Vec<Value>> {
+) -> Result<Vec<Value>, ReplicationError> {
     let desc = engine(|r| db.describe_table(r), json!({"TableName": table}))?;
     let Some(stream_arn) = desc["Table"]["LatestStreamArn"].as_str().map(str::to_owned) else {
         return Ok(Vec::new());
@@ -655,7 +688,7 @@ fn apply_blocking(
     table: &str,
     batch: Vec<Incoming>,
     position: Option<String>,
-) -> anyhow::Result<(usize, Option<f64>)> {
+) -> Result<(usize, Option<f64>), ReplicationError> {
     // 1. Versions of this region's own writes since the last batch.
     let own_position = meta.position(region, table)?;
     let own = own_records(db, table, own_position.as_deref())?;

@@ -6,13 +6,13 @@ mod operations;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::door::ServiceError;
+use crate::door::{Reply, ServiceError};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::ACCOUNT_ID;
 use crate::door::table::by_name;
-use crate::query::{IAM, QueryRequest, el, percent_encode};
+use crate::query::{QueryRequest, el, percent_encode};
 use crate::services::dynamodb::policy::{statements, strings};
 use crate::store::{Store, StoreError};
 use operations::OPERATIONS;
@@ -176,7 +176,7 @@ impl Iam {
             *state = before;
         }
         match outcome {
-            Ok(result) => IAM.ok(&action, result),
+            Ok(result) => Ok(Reply::query(&action, result)),
             Err(e) => Err(e),
         }
     }

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::credentials::{ACCOUNT_ID, SandboxSecrets};
 use crate::door::{Input, Outcome, Reply, ServiceError};
-use crate::store::{Store, StoreError};
+use crate::store::{OpenError, Store, StoreError};
 use runtime::{LaunchSpec, PlaceError, Pool};
 
 /// How long a new function stays `Pending`, and an update `InProgress`:
@@ -164,8 +164,8 @@ impl Lambda {
         logs: PathBuf,
         secrets: Arc<SandboxSecrets>,
         role_exists: RoleCheck,
-    ) -> anyhow::Result<Arc<Self>> {
-        std::fs::create_dir_all(&dir)?;
+    ) -> Result<Arc<Self>, OpenError> {
+        std::fs::create_dir_all(&dir).map_err(OpenError::create_dir(&dir))?;
         let state = Store::open(dir.join("functions.json"))?;
         Ok(Arc::new(Lambda {
             region: region.to_owned(),

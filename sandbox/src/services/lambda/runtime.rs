@@ -298,7 +298,9 @@ async fn run_on(
     }
 }
 
-async fn start_instance(spec: &LaunchSpec) -> anyhow::Result<Instance> {
+/// Starts one instance of the function; its error text becomes the
+/// invocation's `Runtime.InvalidEntrypoint` message.
+async fn start_instance(spec: &LaunchSpec) -> std::io::Result<Instance> {
     let (sender, receiver) = mpsc::channel(1);
     let api = Arc::new(RuntimeApi {
         function_arn: spec.function_arn.clone(),
@@ -366,12 +368,15 @@ async fn start_instance(spec: &LaunchSpec) -> anyhow::Result<Instance> {
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bootstrap.display()))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot start {}: {e}", bootstrap.display()),
+        )
+    })?;
     let pid = child
         .id()
-        .ok_or_else(|| anyhow::anyhow!("{} exited at once", bootstrap.display()))?;
+        .ok_or_else(|| std::io::Error::other(format!("{} exited at once", bootstrap.display())))?;
     let exited = Arc::new(Notify::new());
     let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exit = Arc::new(Mutex::new(None));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::door::{Input, Outcome, Reply, ServiceError};
 use crate::services::dynamodb::policy::{statements, strings};
 use crate::services::lambda::percent_decode;
-use crate::store::Store;
+use crate::store::{OpenError, Store};
 use crate::wire::http_date;
 
 mod operations;
@@ -187,8 +187,9 @@ fn iso(t: i64) -> String {
 }
 
 impl S3 {
-    pub fn open(region: &str, dir: PathBuf) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir.join("data"))?;
+    pub fn open(region: &str, dir: PathBuf) -> Result<Self, OpenError> {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).map_err(OpenError::create_dir(&data))?;
         Ok(S3 {
             region: region.to_owned(),
             buckets: Store::open(dir.join("buckets.json"))?,

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::credentials::{ACCOUNT_ID, Principal, SandboxSecrets};
-use crate::door::Outcome;
-use crate::query::{QueryRequest, STS, el};
+use crate::door::{Outcome, Reply, ServiceError};
+use crate::query::{QueryRequest, el};
 use crate::services::iam::Iam;
 
 pub fn handle(
@@ -34,7 +34,7 @@ pub fn handle(
                 }
                 _ => "AIDASANDBOXOPERATOR".to_owned(),
             };
-            STS.ok(
+            Ok(Reply::query(
                 "GetCallerIdentity",
                 Some(format!(
                     "{}{}{}",
@@ -42,7 +42,7 @@ pub fn handle(
                     el("UserId", &user_id),
                     el("Account", ACCOUNT_ID)
                 )),
-            )
+            ))
         }
         "AssumeRole" => {
             let role_arn = req.get("RoleArn").unwrap_or_default();
@@ -53,36 +53,39 @@ pub fn handle(
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
             {
-                return STS.error(
+                return Err(ServiceError::new(
                     StatusCode::BAD_REQUEST,
                     "ValidationError",
                     "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
-                );
+                ));
             }
             let seconds: u64 = match req.get("DurationSeconds").map(str::parse) {
                 None => 3600,
                 Some(Ok(s)) if (900..=43200).contains(&s) => s,
                 Some(_) => {
-                    return STS.error(
+                    return Err(ServiceError::new(
                         StatusCode::BAD_REQUEST,
                         "ValidationError",
                         "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200",
-                    );
+                    ));
                 }
             };
             let Some(role) = iam.role_by_arn(role_arn) else {
-                return STS.error(
+                return Err(ServiceError::new(
                     StatusCode::FORBIDDEN,
                     "AccessDenied",
-                    &format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", caller.arn()),
-                );
+                    format!(
+                        "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                        caller.arn()
+                    ),
+                ));
             };
             if seconds > u64::from(role.max_session_duration) {
-                return STS.error(
+                return Err(ServiceError::new(
                     StatusCode::BAD_REQUEST,
                     "ValidationError",
                     "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-                );
+                ));
             }
             let creds = secrets.mint(role_arn, session, None, Duration::from_secs(seconds));
             let expiration = OffsetDateTime::from_unix_timestamp(creds.expires_at as i64)
@@ -93,7 +96,7 @@ pub fn handle(
                 "arn:aws:sts::{ACCOUNT_ID}:assumed-role/{}/{session}",
                 role.name
             );
-            STS.ok(
+            Ok(Reply::query(
                 "AssumeRole",
                 Some(format!(
                     "<Credentials>{}{}{}{}</Credentials><AssumedRoleUser>{}{}</AssumedRoleUser>",
@@ -104,15 +107,17 @@ pub fn handle(
                     el("AssumedRoleId", &format!("{}:{session}", role.id)),
                     el("Arn", &assumed_arn),
                 )),
-            )
+            ))
         }
-        "" => STS.error(StatusCode::BAD_REQUEST, "MissingAction", "Missing Action"),
-        other => STS.error(
+        "" => Err(ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingAction",
+            "Missing Action",
+        )),
+        other => Err(ServiceError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
-            &format!(
-                "Could not find operation {other} for version 2011-06-15 in the sandbox's STS"
-            ),
-        ),
+            format!("Could not find operation {other} for version 2011-06-15 in the sandbox's STS"),
+        )),
     }
 }
