@@ -60,8 +60,11 @@ impl GlobalArgs {
             (false, 2) => "debug",
             _ => "trace",
         };
+        // aws-sigv4 writes canonical requests, session tokens included, at
+        // debug and trace: never shown, whatever the level asked for.
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+            .add_directive("aws_sigv4=info".parse().expect("a valid directive"));
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

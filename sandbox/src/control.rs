@@ -76,11 +76,21 @@ pub enum ControlError {
 }
 
 /// A typed client for one process's control API.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ControlClient {
     base: String,
     token: String,
     http: reqwest::Client,
+}
+
+/// Never shows the bearer token.
+impl std::fmt::Debug for ControlClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl ControlClient {
@@ -262,5 +272,16 @@ impl ControlClient {
                 .json(&body),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn debug_output_hides_the_token() {
+        let c = super::ControlClient::new("http://127.0.1.1:4710", "s3cr3t-bearer");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t-bearer"), "{shown}");
+        assert!(shown.contains("127.0.1.1:4710"), "{shown}");
     }
 }
