@@ -31,15 +31,7 @@ async fn a_failed_state_write_reaches_the_sdk_as_an_internal_error() {
     // S3 (restXml, no error wrapping).
     let s3 = aws_sdk_s3::Client::new(&sb.region_config(PRIMARY));
     break_writes(&sb.data_dir(PRIMARY).join("s3/buckets.json"));
-    let err = s3
-        .create_bucket()
-        .bucket("unsaved")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(PRIMARY.into())
-                .build(),
-        )
-        .send()
+    let err = create_bucket(&s3, "unsaved")
         .await
         .expect_err("a failed save must not answer success");
     assert_eq!(err.code(), Some("InternalError"), "{err:?}");
@@ -85,4 +77,77 @@ async fn a_failed_state_write_reaches_the_sdk_as_an_internal_error() {
             .is_some_and(|e| e.is_service_failure_exception()),
         "{err:?}"
     );
+}
+
+/// An overwrite that does not complete (here its state save fails, as a
+/// kill between writing the object and saving the state would leave it)
+/// leaves the old object whole: its bytes, length and ETag together. Files
+/// the state no longer names are removed once a change is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_s3_overwrite_leaves_the_old_object_whole() {
+    let sb = InProcess::start(&[PRIMARY]).await;
+    let s3 = aws_sdk_s3::Client::new(&sb.region_config(PRIMARY));
+    create_bucket(&s3, "site").await.unwrap();
+    let put = |body: &'static str| {
+        s3.put_object()
+            .bucket("site")
+            .key("index.html")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                body.as_bytes(),
+            ))
+            .send()
+    };
+    let first = put("version one").await.unwrap();
+    let data = sb.data_dir(PRIMARY).join("s3/data");
+    let files = || std::fs::read_dir(&data).unwrap().count();
+    assert_eq!(files(), 1);
+
+    let state = sb.data_dir(PRIMARY).join("s3/buckets.json");
+    let saved = std::fs::read(&state).unwrap();
+    break_writes(&state);
+    let err = put("version two, which is longer")
+        .await
+        .expect_err("unsaved");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+    let get = || s3.get_object().bucket("site").key("index.html").send();
+    let got = get().await.unwrap();
+    assert_eq!(got.e_tag(), first.e_tag());
+    assert_eq!(got.content_length(), Some("version one".len() as i64));
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"version one");
+
+    // Writable again: the overwrite goes through, and only its file stays.
+    std::fs::remove_dir_all(&state).unwrap();
+    std::fs::write(&state, saved).unwrap();
+    put("version three").await.unwrap();
+    let got = get().await.unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"version three");
+    assert_eq!(files(), 1, "old object files are removed");
+    s3.delete_object()
+        .bucket("site")
+        .key("index.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(files(), 0);
+}
+
+/// CreateBucket in the primary.
+async fn create_bucket(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<
+    aws_sdk_s3::operation::create_bucket::CreateBucketOutput,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::create_bucket::CreateBucketError>,
+> {
+    s3.create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(PRIMARY.into())
+                .build(),
+        )
+        .send()
+        .await
 }

@@ -190,11 +190,13 @@ impl S3 {
     pub fn open(region: &str, dir: PathBuf) -> Result<Self, OpenError> {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).map_err(OpenError::create_dir(&data))?;
-        Ok(S3 {
+        let s3 = S3 {
             region: region.to_owned(),
             buckets: Store::open(dir.join("buckets.json"))?,
             dir,
-        })
+        };
+        s3.collect_garbage(&s3.buckets.lock());
+        Ok(s3)
     }
 
     /// The bucket a website request names, if any: by `Host`, or by the
@@ -366,8 +368,29 @@ impl S3 {
             && response.is_ok()
         {
             self.buckets.commit(&mut buckets, before)?;
+            // Only now may what the saved state no longer names go.
+            self.collect_garbage(&buckets);
         }
         response
+    }
+
+    /// Removes object files the state does not name: overwritten and
+    /// deleted objects' old files, and any a crash left half-made. Called
+    /// with the state locked (every file is written under that lock).
+    fn collect_garbage(&self, buckets: &operations::Buckets) {
+        let named: std::collections::HashSet<&str> = buckets
+            .values()
+            .flat_map(|b| b.objects.values().map(|o| o.file.as_str()))
+            .collect();
+        let Ok(entries) = std::fs::read_dir(self.dir.join("data")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !named.contains(name.to_string_lossy().as_ref()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

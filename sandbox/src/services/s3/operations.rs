@@ -17,6 +17,7 @@ use super::{
 use crate::credentials::ACCOUNT_ID;
 use crate::door::table::{Operation, by_route, rest};
 use crate::door::{Outcome, Reply};
+use crate::topology::write_atomic;
 use crate::wire::{http_date, tag_elements, xml_escape};
 
 /// A region's buckets by name.
@@ -295,16 +296,15 @@ fn get_bucket_tagging(_s3: &S3, request: &Request, buckets: &mut Buckets) -> Out
     }
 }
 
-fn delete_objects(s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
+fn delete_objects(_s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
     let bucket = request.bucket;
     let text = &request.text;
     match buckets.get_mut(bucket) {
         Some(b) => {
             let mut deleted = String::new();
             for k in xml_values(text, "Key") {
-                if let Some(o) = b.objects.remove(&k) {
-                    let _ = std::fs::remove_file(s3.dir.join("data").join(o.file));
-                }
+                // Its file goes once the change is saved (S3::handle).
+                b.objects.remove(&k);
                 deleted.push_str(&format!("<Deleted><Key>{}</Key></Deleted>", xml_escape(&k)));
             }
             xml(
@@ -409,8 +409,14 @@ fn put_object(s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
     match buckets.get_mut(bucket) {
         Some(b) => {
             let digest = md5_like(body);
-            let file = hex::encode(Sha256::digest(format!("{bucket}/{key}").as_bytes()));
-            if let Err(e) = std::fs::write(s3.dir.join("data").join(&file), body) {
+            // A new file per content, written whole before the state names
+            // it: an overwrite cut short leaves the old object as it was.
+            let file = format!(
+                "{}.{}",
+                hex::encode(Sha256::digest(format!("{bucket}/{key}").as_bytes())),
+                &hex::encode(Sha256::digest(body))[..16]
+            );
+            if let Err(e) = write_atomic(&s3.dir.join("data").join(&file), body, 0o600) {
                 return error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalError",
@@ -487,14 +493,13 @@ fn get_object(s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
     }
 }
 
-fn delete_object(s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
+fn delete_object(_s3: &S3, request: &Request, buckets: &mut Buckets) -> Outcome {
     let bucket = request.bucket;
     let key = request.key.clone();
     match buckets.get_mut(bucket) {
         Some(b) => {
-            if let Some(o) = b.objects.remove(&key) {
-                let _ = std::fs::remove_file(s3.dir.join("data").join(o.file));
-            }
+            // Its file goes once the change is saved (S3::handle).
+            b.objects.remove(&key);
             empty(StatusCode::NO_CONTENT)
         }
         None => no_bucket(bucket),
