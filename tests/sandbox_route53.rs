@@ -367,6 +367,69 @@ async fn health_check_settings_follow_route53_rules() {
         .await
         .unwrap_err();
     assert!(gone.into_service_error().is_no_such_health_check());
+
+    // Hostile endpoints: a non-loopback or malformed address, a port that
+    // does not fit, a path or name that would inject into the checker's
+    // request. Each is InvalidInput; nothing is created.
+    let endpoint = |ip: Option<&str>, port: Option<i32>, path: &str, name: Option<&str>| {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Http)
+            .set_ip_address(ip.map(str::to_owned))
+            .set_port(port)
+            .set_fully_qualified_domain_name(name.map(str::to_owned))
+            .resource_path(path)
+            .request_interval(10)
+            .failure_threshold(3)
+            .build()
+            .unwrap()
+    };
+    for (n, bad) in [
+        endpoint(Some("10.0.0.1"), None, "/health", None),
+        endpoint(Some("192.0.2.7"), None, "/health", None),
+        endpoint(Some("not-an-ip"), None, "/health", None),
+        endpoint(Some("127.0.1.1"), Some(70_000), "/health", None),
+        endpoint(Some("127.0.1.1"), Some(0), "/health", None),
+        endpoint(Some("127.0.1.1"), None, "/health\r\nX-Injected: 1", None),
+        endpoint(Some("127.0.1.1"), None, "/a path", None),
+        endpoint(
+            Some("127.0.1.1"),
+            None,
+            &format!("/{}", "x".repeat(300)),
+            None,
+        ),
+        endpoint(None, None, "/health", Some("evil.example\r\nHost: x")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let err = r53
+            .create_health_check()
+            .caller_reference(format!("bad-{n}"))
+            .health_check_config(bad)
+            .send()
+            .await
+            .expect_err("refused");
+        assert!(err.into_service_error().is_invalid_input(), "case {n}");
+    }
+    assert!(
+        r53.list_health_checks()
+            .send()
+            .await
+            .unwrap()
+            .health_checks()
+            .is_empty()
+    );
+    r53.create_health_check()
+        .caller_reference("loopback")
+        .health_check_config(endpoint(
+            Some("127.0.1.1"),
+            Some(65_535),
+            "/health?deep=1",
+            None,
+        ))
+        .send()
+        .await
+        .expect("a loopback endpoint is fine");
 }
 
 #[tokio::test]

@@ -345,7 +345,15 @@ fn parse_health_check_config(
             .text_of("IPAddress")
             .map(str::to_owned)
             .or(base.and_then(|b| b.ip.clone())),
-        port: num("Port")?.map(|p| p as u16).or(base.and_then(|b| b.port)),
+        port: match num("Port")? {
+            Some(p) => Some(
+                u16::try_from(p)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("Invalid Port {p}: 1 to 65535"))?,
+            ),
+            None => base.and_then(|b| b.port),
+        },
         path: c
             .text_of("ResourcePath")
             .map(str::to_owned)
@@ -375,6 +383,7 @@ fn parse_health_check_config(
     if cfg.ip.is_none() && cfg.fqdn.is_none() {
         return Err("A health check needs an IPAddress or a FullyQualifiedDomainName".into());
     }
+    check_endpoint(&cfg)?;
     // The sandbox allows intervals AWS refuses (1 s and up), so drills run
     // fast; the CLI validates 10 or 30 for AWS.
     if !(1..=30).contains(&cfg.interval) || !(1..=10).contains(&cfg.threshold) {
@@ -383,6 +392,39 @@ fn parse_health_check_config(
         );
     }
     Ok(cfg)
+}
+
+/// What a checker may be pointed at. AWS limits the path and the name to
+/// 255 characters; the request a checker sends is built from them, so no
+/// control characters or spaces. Addresses are loopback only: the sandbox's
+/// checkers probe sandbox endpoints, not whatever host a caller names
+/// (names resolve through the sandbox's own zones).
+fn check_endpoint(cfg: &HealthCheckConfig) -> Result<(), String> {
+    if let Some(ip) = &cfg.ip {
+        let addr: std::net::IpAddr = ip.parse().map_err(|_| format!("Invalid IPAddress {ip}"))?;
+        if !addr.is_loopback() {
+            return Err(format!(
+                "The sandbox's health checkers probe only loopback addresses (127.0.0.0/8, ::1), not {ip}"
+            ));
+        }
+    }
+    let plain = |v: &str| v.len() <= 255 && v.chars().all(|c| c.is_ascii_graphic());
+    if let Some(path) = &cfg.path
+        && !(path.starts_with('/') && plain(path))
+    {
+        return Err(
+            "Invalid ResourcePath: it must start with / and hold at most 255 printable characters, no spaces or control characters".into(),
+        );
+    }
+    if let Some(name) = &cfg.fqdn
+        && !(plain(name)
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        return Err(format!("Invalid FullyQualifiedDomainName {name:?}"));
+    }
+    Ok(())
 }
 
 impl Route53 {
