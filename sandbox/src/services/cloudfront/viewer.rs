@@ -75,7 +75,8 @@ impl CloudFront {
                 Ok((status, headers, body)) => {
                     let ttl = ttl_for(&headers, settings.ttl);
                     if status == StatusCode::OK && ttl > 0 {
-                        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                        remember(
+                            &mut self.cache.lock().unwrap_or_else(|p| p.into_inner()),
                             key,
                             Cached {
                                 status,
@@ -84,6 +85,7 @@ impl CloudFront {
                                 stored: Instant::now(),
                                 ttl: Duration::from_secs(ttl),
                             },
+                            CACHE_LIMIT,
                         );
                     }
                     let mut r = Response::new(Body::from(body));
@@ -220,6 +222,37 @@ pub fn serve(cf: Arc<CloudFront>, listener: std::net::TcpListener) -> std::io::R
     Ok(())
 }
 
+/// How much the edge keeps: bytes of bodies and number of objects.
+const CACHE_LIMIT: (usize, usize) = (64 << 20, 4096);
+
+type Cache = std::collections::HashMap<(String, String), Cached>;
+
+/// Stores `entry`, keeping the cache within `(bytes, entries)`: expired
+/// objects go first, then the oldest stored, so memory stays bounded
+/// however many objects viewers ask for. An object larger than the whole
+/// budget is served but not kept.
+fn remember(cache: &mut Cache, key: (String, String), entry: Cached, limit: (usize, usize)) {
+    let (max_bytes, max_entries) = limit;
+    if entry.body.len() > max_bytes {
+        return;
+    }
+    cache.remove(&key);
+    cache.retain(|_, c| c.stored.elapsed() < c.ttl);
+    let mut bytes: usize = cache.values().map(|c| c.body.len()).sum();
+    while !cache.is_empty() && (bytes + entry.body.len() > max_bytes || cache.len() >= max_entries)
+    {
+        let oldest = cache
+            .iter()
+            .min_by_key(|(_, c)| c.stored)
+            .map(|(k, _)| k.clone())
+            .expect("not empty");
+        if let Some(gone) = cache.remove(&oldest) {
+            bytes -= gone.body.len();
+        }
+    }
+    cache.insert(key, entry);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +274,43 @@ mod tests {
         assert_eq!(ttl_for(&h("no-store"), bounds), 0);
         assert_eq!(ttl_for(&h("max-age=60"), (120, 300, 600)), 120);
         assert_eq!(ttl_for(&h("max-age=6000"), (0, 300, 600)), 600);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bytes_and_entries() {
+        let entry = |size: usize, ttl: u64| Cached {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(vec![0u8; size]),
+            stored: Instant::now(),
+            ttl: Duration::from_secs(ttl),
+        };
+        let key = |n: usize| ("E1".to_owned(), format!("/{n}"));
+        let mut cache = Cache::new();
+        for n in 0..1000 {
+            remember(&mut cache, key(n), entry(100, 60), (1_000, 8));
+            let bytes: usize = cache.values().map(|c| c.body.len()).sum();
+            assert!(
+                bytes <= 1_000 && cache.len() <= 8,
+                "after {n}: {bytes} bytes, {} entries",
+                cache.len()
+            );
+            assert!(cache.contains_key(&key(n)), "the newest is kept");
+        }
+        // Byte-bound: two 400-byte objects fit, the third evicts the oldest.
+        let mut cache = Cache::new();
+        for n in 0..3 {
+            remember(&mut cache, key(n), entry(400, 60), (1_000, 100));
+        }
+        assert!(!cache.contains_key(&key(0)) && cache.len() == 2);
+        // Too big for the whole budget: not kept, nothing evicted for it.
+        remember(&mut cache, key(9), entry(5_000, 60), (1_000, 100));
+        assert!(!cache.contains_key(&key(9)) && cache.len() == 2);
+        // Expired objects go before live ones.
+        let mut cache = Cache::new();
+        remember(&mut cache, key(0), entry(10, 0), (1_000, 2));
+        remember(&mut cache, key(1), entry(10, 60), (1_000, 2));
+        remember(&mut cache, key(2), entry(10, 60), (1_000, 2));
+        assert!(cache.contains_key(&key(1)) && cache.contains_key(&key(2)));
     }
 }
