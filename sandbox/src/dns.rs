@@ -37,12 +37,7 @@ impl Route53 {
         let name = fqdn(name);
         let (exists, raw) = {
             let s = self.state.lock();
-            let Some(zone) = s
-                .zones
-                .values()
-                .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
-                .max_by_key(|z| z.name.len())
-            else {
+            let Some(zone) = s.zone_for(&name) else {
                 return Answer::Refused;
             };
             let exists = zone.records.iter().any(|r| r.name == name);

@@ -81,8 +81,8 @@ async fn a_failed_state_write_reaches_the_sdk_as_an_internal_error() {
 
 /// An overwrite that does not complete (here its state save fails, as a
 /// kill between writing the object and saving the state would leave it)
-/// leaves the old object whole: its bytes, length and ETag together. Files
-/// the state no longer names are removed once a change is saved.
+/// leaves the old object whole: its bytes, length and ETag together. A
+/// change's superseded files go once it is saved, its own if it is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfinished_s3_overwrite_leaves_the_old_object_whole() {
     let sb = InProcess::start(&[PRIMARY]).await;
@@ -109,6 +109,7 @@ async fn an_unfinished_s3_overwrite_leaves_the_old_object_whole() {
         .await
         .expect_err("unsaved");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+    assert_eq!(files(), 1, "the unsaved write's file is removed");
     let get = || s3.get_object().bucket("site").key("index.html").send();
     let got = get().await.unwrap();
     assert_eq!(got.e_tag(), first.e_tag());

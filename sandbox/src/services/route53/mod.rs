@@ -146,6 +146,16 @@ pub struct State {
     pub changes: BTreeMap<String, i64>,
 }
 
+impl State {
+    /// The most specific zone `name` (fully qualified) falls in, if any.
+    pub fn zone_for(&self, name: &str) -> Option<&Zone> {
+        self.zones
+            .values()
+            .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
+            .max_by_key(|z| z.name.len())
+    }
+}
+
 pub struct Route53 {
     pub topology: Topology,
     pub state: Store<State>,
@@ -514,11 +524,7 @@ impl Route53 {
         if let Some(ip) = self.service_address(name) {
             return Some((vec![ip], 60));
         }
-        let zone = s
-            .zones
-            .values()
-            .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
-            .max_by_key(|z| z.name.len())?;
+        let zone = s.zone_for(name)?;
         let sets: Vec<&RecordSet> = zone
             .records
             .iter()
@@ -563,12 +569,7 @@ impl Route53 {
         if depth > 8 || self.service_address(name).is_some() {
             return true;
         }
-        let Some(zone) = s
-            .zones
-            .values()
-            .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
-            .max_by_key(|z| z.name.len())
-        else {
+        let Some(zone) = s.zone_for(name) else {
             return true;
         };
         zone.records

@@ -195,6 +195,8 @@ impl S3 {
             buckets: Store::open(dir.join("buckets.json"))?,
             dir,
         };
+        // Each change removes the files it superseded; a crash can still
+        // leave one written but never named.
         s3.collect_garbage(&s3.buckets.lock());
         Ok(s3)
     }
@@ -367,31 +369,45 @@ impl S3 {
         if let Some(before) = before
             && response.is_ok()
         {
-            self.buckets.commit(&mut buckets, before)?;
-            // Only now may what the saved state no longer names go.
-            self.collect_garbage(&buckets);
+            let (was, now) = (files(&before), files(&buckets));
+            if let Err(e) = self.buckets.commit(&mut buckets, before) {
+                // Never saved: the files this change wrote name nothing.
+                self.remove_files(now.difference(&was));
+                return Err(e.into());
+            }
+            // Saved: only now may the files it superseded go.
+            self.remove_files(was.difference(&now));
         }
         response
     }
 
-    /// Removes object files the state does not name: overwritten and
-    /// deleted objects' old files, and any a crash left half-made. Called
-    /// with the state locked (every file is written under that lock).
+    fn remove_files<'a>(&self, names: impl Iterator<Item = &'a String>) {
+        for name in names {
+            let _ = std::fs::remove_file(self.dir.join("data").join(name));
+        }
+    }
+
+    /// Removes object files the saved state does not name (what a crash
+    /// left between writing a file and saving the state that names it).
     fn collect_garbage(&self, buckets: &operations::Buckets) {
-        let named: std::collections::HashSet<&str> = buckets
-            .values()
-            .flat_map(|b| b.objects.values().map(|o| o.file.as_str()))
-            .collect();
+        let named = files(buckets);
         let Ok(entries) = std::fs::read_dir(self.dir.join("data")) else {
             return;
         };
         for entry in entries.flatten() {
-            let name = entry.file_name();
-            if !named.contains(name.to_string_lossy().as_ref()) {
+            if !named.contains(entry.file_name().to_string_lossy().as_ref()) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
+}
+
+/// The object files a state names.
+fn files(buckets: &operations::Buckets) -> std::collections::HashSet<String> {
+    buckets
+        .values()
+        .flat_map(|b| b.objects.values().map(|o| o.file.clone()))
+        .collect()
 }
 
 /// Whether a bucket policy lets anyone `s3:GetObject` its objects.
