@@ -75,6 +75,14 @@ pub enum ControlError {
     Json(#[source] serde_json::Error),
 }
 
+impl ControlError {
+    /// The process refused because what was to be created exists already
+    /// (409 Conflict).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ControlError::Status { status, .. } if *status == reqwest::StatusCode::CONFLICT)
+    }
+}
+
 /// A typed client for one process's control API.
 #[derive(Clone)]
 pub struct ControlClient {

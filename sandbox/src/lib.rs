@@ -1,7 +1,9 @@
 //! `wildrydes-sandbox`: an embedded two-region AWS stand-in that speaks the
 //! AWS wire protocols on loopback, so `wildrydes` drives it with the same
 //! SDK clients it uses on AWS. One process per region and one global
-//! process, all started from the `wildrydes` binary (see [`launcher`]).
+//! process, each started by the [`launcher`] with the command it is given
+//! (the CLI's `wildrydes sandbox serve`, or this crate's own
+//! `wildrydes-sandbox serve`, which its tests use).
 //!
 //! What it does for real, because drills measure it: DynamoDB global-table
 //! replication with configurable lag ([`services::dynamodb::replication`]), SigV4 on

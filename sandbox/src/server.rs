@@ -25,7 +25,7 @@ use crate::services::apigateway::dataplane::Authorizer;
 use crate::services::cognito::Cognito;
 use crate::services::dynamodb::Dynamo;
 use crate::services::dynamodb::meta::{Meta, MetaError};
-use crate::services::dynamodb::replication::{Peer, Replicator, Settings};
+use crate::services::dynamodb::replication::{Peer, ReplicationError, Replicator, Settings};
 use crate::services::iam::Iam;
 use crate::services::lambda::Lambda;
 use crate::services::s3::S3;
@@ -96,6 +96,22 @@ impl Role {
             Role::Global => GLOBAL,
         }
     }
+}
+
+/// Runs one sandbox process on the listener the launcher handed it as
+/// descriptor `listen_fd` (see [`crate::launcher::StartOptions::serve_command`]),
+/// until SIGTERM or SIGINT.
+pub async fn serve_inherited(
+    role: Role,
+    layout: Layout,
+    topology: Topology,
+    listen_fd: i32,
+) -> Result<(), ServeError> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the launcher hands a served process its listener as this
+    // descriptor, and nothing else in the process owns it.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(listen_fd) };
+    serve(role, layout, topology, listener).await
 }
 
 /// Runs one sandbox process on `listener` until SIGTERM or SIGINT.
@@ -485,7 +501,8 @@ impl RegionProcess {
         };
         match result {
             Ok(v) => axum::Json(v).into_response(),
-            Err(e) => control_error(StatusCode::CONFLICT, format!("{e:#}")),
+            Err(e @ ReplicationError::TableExists(_)) => control_error(StatusCode::CONFLICT, e),
+            Err(e) => control_error(StatusCode::INTERNAL_SERVER_ERROR, e),
         }
     }
 }

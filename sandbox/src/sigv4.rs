@@ -220,6 +220,53 @@ pub fn verify(
         Err(KeyError::Expired) => return Err(AuthFailure::ExpiredToken),
     };
 
+    check_scope(scope, &expect)?;
+    let request_time = check_time(headers, scope)?;
+
+    // aws-sigv4 panics on a request without `host` among its signed headers
+    // when the URI has no authority: AWS requires `host` signed anyway.
+    if !parsed.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthFailure::BadSignature);
+    }
+    let payload_hash = payload_hash(headers, body, scope)?;
+
+    let mut signed: Vec<(&str, &str)> = Vec::new();
+    for name in &parsed.signed_headers {
+        let values: Vec<&str> = headers
+            .get_all(name.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if values.is_empty() {
+            return Err(AuthFailure::BadSignature);
+        }
+        for v in values {
+            signed.push((name.as_str(), v));
+        }
+    }
+
+    let expected = signature_for(
+        method,
+        path_and_query,
+        signed,
+        payload_hash,
+        scope,
+        &secret,
+        request_time,
+    )?;
+    if !bool::from(expected.as_bytes().ct_eq(parsed.signature.as_bytes())) {
+        return Err(AuthFailure::BadSignature);
+    }
+    Ok(Verified {
+        principal,
+        access_key_id: scope.access_key_id.clone(),
+        region: scope.region.clone(),
+        service: scope.service.clone(),
+    })
+}
+
+/// The credential scope names a region and the service this endpoint serves.
+fn check_scope(scope: &Scope, expect: &Expect<'_>) -> Result<(), AuthFailure> {
     let mut wrong = String::new();
     if !expect.regions.contains(&scope.region.as_str()) {
         wrong.push_str(&format!(
@@ -233,10 +280,16 @@ pub fn verify(
             expect.service
         ));
     }
-    if !wrong.is_empty() {
-        return Err(AuthFailure::WrongScope(wrong));
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthFailure::WrongScope(wrong))
     }
+}
 
+/// The request's `X-Amz-Date`: well formed, on the scope's date, and
+/// within the service's clock-skew window.
+fn check_time(headers: &HeaderMap, scope: &Scope) -> Result<OffsetDateTime, AuthFailure> {
     let date_text = headers
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
@@ -270,45 +323,46 @@ pub fn verify(
             amz_date(now)
         )));
     }
+    Ok(request_time)
+}
 
-    // aws-sigv4 panics on a request without `host` among its signed headers
-    // when the URI has no authority: AWS requires `host` signed anyway.
-    if !parsed.signed_headers.iter().any(|h| h == "host") {
-        return Err(AuthFailure::BadSignature);
-    }
+/// The payload hash to sign with: the body's own, or S3's unsigned forms;
+/// a claimed hash that is not the body's is refused.
+fn payload_hash(headers: &HeaderMap, body: &[u8], scope: &Scope) -> Result<String, AuthFailure> {
     let body_hash = hex::encode(Sha256::digest(body));
-    let payload_hash = match headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("UNSIGNED-PAYLOAD") if scope.service == "s3" => "UNSIGNED-PAYLOAD".to_owned(),
-        // aws-chunked with a trailing checksum and unsigned chunks: the
-        // signature covers the headers only (S3 decodes the body).
-        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") if scope.service == "s3" => {
-            "STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_owned()
-        }
-        Some(claimed) if claimed.starts_with("STREAMING-") => return Err(AuthFailure::BodyHash),
-        Some(claimed) if !claimed.eq_ignore_ascii_case(&body_hash) => {
-            return Err(AuthFailure::BodyHash);
-        }
-        _ => body_hash,
-    };
+    Ok(
+        match headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some("UNSIGNED-PAYLOAD") if scope.service == "s3" => "UNSIGNED-PAYLOAD".to_owned(),
+            // aws-chunked with a trailing checksum and unsigned chunks: the
+            // signature covers the headers only (S3 decodes the body).
+            Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") if scope.service == "s3" => {
+                "STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_owned()
+            }
+            Some(claimed) if claimed.starts_with("STREAMING-") => {
+                return Err(AuthFailure::BodyHash);
+            }
+            Some(claimed) if !claimed.eq_ignore_ascii_case(&body_hash) => {
+                return Err(AuthFailure::BodyHash);
+            }
+            _ => body_hash,
+        },
+    )
+}
 
-    let mut signed: Vec<(&str, &str)> = Vec::new();
-    for name in &parsed.signed_headers {
-        let values: Vec<&str> = headers
-            .get_all(name.as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        if values.is_empty() {
-            return Err(AuthFailure::BadSignature);
-        }
-        for v in values {
-            signed.push((name.as_str(), v));
-        }
-    }
-
+/// The signature the holder of `secret` computes for this request, by the
+/// official crate (S3 signs paths encoded once and unnormalised).
+fn signature_for(
+    method: &str,
+    path_and_query: &str,
+    signed: Vec<(&str, &str)>,
+    payload_hash: String,
+    scope: &Scope,
+    secret: &str,
+    request_time: OffsetDateTime,
+) -> Result<String, AuthFailure> {
     let mut settings = SigningSettings::default();
     settings.excluded_headers = Some(Vec::<Cow<'static, str>>::new());
     if scope.service == "s3" {
@@ -317,12 +371,11 @@ pub fn verify(
     }
     let identity: Identity =
         Credentials::new(&scope.access_key_id, secret, None, None, "sandbox").into();
-    let time = SystemTime::from(request_time);
     let params = SigningParams::builder()
         .identity(&identity)
         .region(&scope.region)
         .name(&scope.service)
-        .time(time)
+        .time(SystemTime::from(request_time))
         .settings(settings)
         .build()
         .map_err(|_| AuthFailure::BadSignature)?
@@ -334,21 +387,8 @@ pub fn verify(
         SignableBody::Precomputed(payload_hash),
     )
     .map_err(|_| AuthFailure::BadSignature)?;
-    let expected = sign(signable, &params).map_err(|_| AuthFailure::BadSignature)?;
-    if !bool::from(
-        expected
-            .signature()
-            .as_bytes()
-            .ct_eq(parsed.signature.as_bytes()),
-    ) {
-        return Err(AuthFailure::BadSignature);
-    }
-    Ok(Verified {
-        principal,
-        access_key_id: scope.access_key_id.clone(),
-        region: scope.region.clone(),
-        service: scope.service.clone(),
-    })
+    let output = sign(signable, &params).map_err(|_| AuthFailure::BadSignature)?;
+    Ok(output.signature().to_owned())
 }
 
 #[cfg(test)]

@@ -19,20 +19,20 @@ use crate::topology::write_atomic;
 /// Why a service's state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{} is corrupt: {source}", path.display())]
+    #[error("{} is corrupt: {error}", path.display())]
     Corrupt {
         path: PathBuf,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    #[error("cannot save {}: {source}", path.display())]
+    #[error("cannot save {}: {error}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -76,12 +76,12 @@ impl<T: Serialize + DeserializeOwned + Default> Store<T> {
     /// Reads `file`; a missing file is the default (empty) state.
     pub fn open(file: PathBuf) -> Result<Self, StoreError> {
         let state = match std::fs::read(&file) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| StoreError::Corrupt {
                 path: file.clone(),
-                source,
+                error,
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
-            Err(source) => return Err(StoreError::Read { path: file, source }),
+            Err(error) => return Err(StoreError::Read { path: file, error }),
         };
         Ok(Store {
             file,
@@ -99,9 +99,9 @@ impl<T: Serialize> Store<T> {
     /// Writes `state` (the locked state) to the file, atomically.
     pub fn save(&self, state: &T) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(state).expect("service state serialises");
-        write_atomic(&self.file, &bytes, 0o600).map_err(|source| StoreError::Write {
+        write_atomic(&self.file, &bytes, 0o600).map_err(|error| StoreError::Write {
             path: self.file.clone(),
-            source,
+            error,
         })
     }
 

@@ -2,7 +2,6 @@
 //! launches one process per region and a global one from this binary;
 //! the rest inspect, outage and stop them.
 
-use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -146,13 +145,11 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
     match args.command {
         SandboxCommand::Serve(serve) => {
             let topology: Topology = serde_json::from_str(&serve.topology)?;
-            // SAFETY: `start` hands this process its listener as this descriptor.
-            let listener = unsafe { std::net::TcpListener::from_raw_fd(serve.listen_fd) };
-            server::serve(
+            server::serve_inherited(
                 Role::parse(&serve.role)?,
                 Layout::new(root),
                 topology,
-                listener,
+                serve.listen_fd,
             )
             .await?;
             Ok(Outcome::Success)
@@ -167,7 +164,12 @@ pub async fn run(args: SandboxArgs, global: &GlobalArgs) -> anyhow::Result<Outco
                 ready_timeout: Duration::from_secs(15),
             };
             let begun = std::time::Instant::now();
-            let (sandbox, started) = launcher::start(&opts).await?;
+            let (sandbox, started) = launcher::start(&opts).await.map_err(|e| match e {
+                launcher::LaunchError::PortInUse { .. } => anyhow::anyhow!(
+                    "{e} with --port (or WILDRYDES_SANDBOX_PORT; 0 picks a free one)"
+                ),
+                e => e.into(),
+            })?;
             if start.json {
                 let doc = serde_json::json!({
                     "schemaVersion": 1,

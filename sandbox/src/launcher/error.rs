@@ -22,7 +22,7 @@ pub enum LaunchError {
     )]
     AlreadyRunning { running: Vec<String>, root: PathBuf },
     /// A port the caller asked for is taken.
-    #[error("cannot listen {on}: {error}; choose another --port")]
+    #[error("cannot listen {on}: {error}; choose another port")]
     PortInUse { on: String, error: std::io::Error },
     /// A listener could not be bound (`on` says where and for what).
     #[error("cannot listen {on}")]

@@ -84,9 +84,26 @@ fn pid_alive(pid: u32) -> bool {
     if pid == 0 || pid > i32::MAX as u32 {
         return false;
     }
-    // A zombie still answers kill(0); /proc tells it apart.
+    // A zombie still answers kill(0); /proc tells it apart. A killed
+    // process's main thread turns zombie before its other threads have
+    // exited, and its sockets stay open until the last one has: it is
+    // alive while any of its threads is.
     let alive = unsafe { libc::kill(pid as i32, 0) } == 0;
-    alive && proc_state(pid) != Some('Z')
+    alive && (proc_state(pid) != Some('Z') || threads_running(pid))
+}
+
+/// Whether any thread of `pid` other than a zombie main thread is still
+/// there.
+fn threads_running(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).any(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
 }
 
 fn proc_state(pid: u32) -> Option<char> {

@@ -1,7 +1,13 @@
-//! A sandbox served inside the test process: each process's router on an
-//! ephemeral 127.0.0.1 port in a temporary directory, reached with the
-//! official AWS SDK clients or raw signed HTTP. No `wildrydes` binary.
+//! The sandbox's own test harnesses, neither of which runs the
+//! `wildrydes` CLI: [`InProcess`] serves each process's router inside the
+//! test process on an ephemeral 127.0.0.1 port, reached with the official
+//! AWS SDK clients or raw signed HTTP; [`harness::TestSandbox`] starts real
+//! processes through the launcher with this crate's `wildrydes-sandbox
+//! serve`, for outages (freeze, kill, revive), functions and DNS.
 #![allow(dead_code)]
+
+pub mod harness;
+pub use harness::*;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,7 +20,13 @@ use wildrydes_sandbox::credentials::SandboxSecrets;
 use wildrydes_sandbox::server::{self, Role};
 use wildrydes_sandbox::topology::{Endpoint, GLOBAL, Layout, Topology};
 
-pub const PRIMARY: &str = "eu-west-1";
+/// How the launcher runs a sandbox process in these tests.
+pub fn serve_command() -> Vec<std::ffi::OsString> {
+    vec![
+        env!("CARGO_BIN_EXE_wildrydes-sandbox").into(),
+        "serve".into(),
+    ]
+}
 
 pub struct InProcess {
     pub dir: tempfile::TempDir,

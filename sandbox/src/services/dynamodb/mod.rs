@@ -636,7 +636,7 @@ impl Dynamo {
         })
         .await
         .map_err(|e| -> ServiceError {
-            if e.to_string().contains("already exists") {
+            if e.is_conflict() {
                 validation(format!(
                     "Failed to create a the new replica of table with name: '{table}' because one or more replicas already existed as tables."
                 ))
@@ -701,6 +701,9 @@ impl Dynamo {
     /// Creates this region's replica of a global table (called by the
     /// region where `UpdateTable` ran, through the control API).
     pub fn accept_replica(&self, create: &ReplicaCreate) -> Result<(), ReplicationError> {
+        if self.describe_engine(&create.table).is_ok() {
+            return Err(ReplicationError::TableExists(create.table.clone()));
+        }
         let request = serde_json::from_value(without_nulls(create.definition.clone()))?;
         self.db
             .create_table(request)

@@ -604,6 +604,10 @@ pub enum ReplicationError {
     /// The region's own engine refused an operation.
     #[error("{0}")]
     Engine(dynoxide::DynoxideError),
+    /// A replica was to be created where a table of that name already
+    /// exists (the control API answers 409 Conflict for it, and only it).
+    #[error("table {0} already exists")]
+    TableExists(String),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     /// A peer region's answer was an error, or lacked what replication

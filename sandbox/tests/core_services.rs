@@ -11,8 +11,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate, StreamViewType,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, text};
+use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually};
 use serde_json::Value;
+use wildrydes_sandbox::launcher::{self, Sandbox, Started};
+use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
 const TABLE: &str = "wildrydes-tickets";
 const WAIT: Duration = Duration::from_secs(20);
@@ -47,24 +49,24 @@ async fn text_of(client: &aws_sdk_dynamodb::Client, id: &str) -> Option<String> 
     out.item?.get("text")?.as_s().ok().cloned()
 }
 
-/// Sets replication delay into `region` through the CLI.
-fn set_delay(sb: &TestSandbox, region: &str, delay: u64, jitter: u64) {
-    let out = sb.cli(&[
-        "sandbox",
-        "replication",
-        region,
-        "--delay-ms",
-        &delay.to_string(),
-        "--jitter-ms",
-        &jitter.to_string(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+/// Sets replication delay into `region` through the launcher.
+async fn set_delay(sb: &TestSandbox, region: &str, delay_ms: u64, jitter_ms: u64) {
+    sb.sandbox
+        .set_replication(
+            region,
+            Settings {
+                delay_ms,
+                jitter_ms,
+            },
+        )
+        .await
+        .expect("set the replication delay");
 }
 
 /// A global table over both regions, replicas ACTIVE, delay 0 both ways.
 async fn global_table(sb: &TestSandbox) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client) {
-    set_delay(sb, PRIMARY, 0, 0);
-    set_delay(sb, SECONDARY, 0, 0);
+    set_delay(sb, PRIMARY, 0, 0).await;
+    set_delay(sb, SECONDARY, 0, 0).await;
     let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
     create_table(&eu, TABLE, true).await;
     add_replica(&eu).await;
@@ -389,8 +391,8 @@ async fn signed_request(
 #[tokio::test]
 async fn replication_runs_both_ways_with_backfill_and_no_echo() {
     let sb = TestSandbox::start();
-    set_delay(&sb, PRIMARY, 0, 0);
-    set_delay(&sb, SECONDARY, 0, 0);
+    set_delay(&sb, PRIMARY, 0, 0).await;
+    set_delay(&sb, SECONDARY, 0, 0).await;
     let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
     // A table without a stream: adding a replica turns it on, as on AWS.
     create_table(&eu, TABLE, false).await;
@@ -575,8 +577,8 @@ async fn concurrent_writes_resolve_to_the_last_writer_in_both_regions() {
     let sb = TestSandbox::start();
     let (eu, ap) = global_table(&sb).await;
     // Hold replication so both writes happen before either side sees the other.
-    set_delay(&sb, PRIMARY, 1500, 0);
-    set_delay(&sb, SECONDARY, 1500, 0);
+    set_delay(&sb, PRIMARY, 1500, 0).await;
+    set_delay(&sb, SECONDARY, 1500, 0).await;
     put(&eu, "k", "eu wrote first").await;
     put(&ap, "k", "ap wrote last").await;
     for (name, client) in [(PRIMARY, &eu), (SECONDARY, &ap)] {
@@ -602,32 +604,25 @@ async fn replication_catches_up_after_a_frozen_and_a_killed_region() {
     let mut sb = TestSandbox::start();
     let (eu, ap) = global_table(&sb).await;
 
-    let out = sb.cli(&["sandbox", "freeze", SECONDARY]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.freeze(SECONDARY);
     put(&eu, "while-frozen", "written while ap was frozen").await;
-    let out = sb.cli(&["sandbox", "thaw", SECONDARY]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.thaw(SECONDARY);
     eventually("catch-up after a freeze", WAIT, || async {
         text_of(&ap, "while-frozen").await
     })
     .await;
 
-    let out = sb.cli(&["sandbox", "kill", SECONDARY]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.kill(SECONDARY);
     put(&eu, "while-dead", "written while ap was down").await;
-    let out = sb.cli(&["sandbox", "revive", SECONDARY]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.reload();
+    sb.revive(SECONDARY).await;
     eventually("catch-up after a kill", WAIT, || async {
         text_of(&ap, "while-dead").await
     })
     .await;
     // ap's own writes made while eu is down reach eu after it returns.
-    let out = sb.cli(&["sandbox", "kill", PRIMARY]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.kill(PRIMARY);
     put(&ap, "eu-was-down", "written while eu was down").await;
-    let out = sb.cli(&["sandbox", "revive", PRIMARY]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.revive(PRIMARY).await;
     eventually("catch-up into a revived region", WAIT, || async {
         text_of(&eu, "eu-was-down").await
     })
@@ -878,26 +873,19 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
     let mut sb = TestSandbox::start();
     let (eu, _) = global_table(&sb).await;
     put(&eu, "durable", "still here").await;
-    let again = sb.cli(&["sandbox", "start", "--port", "0"]);
-    assert!(
-        again.status.success() && text(&again).contains("already running"),
-        "{}",
-        text(&again)
-    );
+    let (_, again) = sb.start_again().await;
+    assert_eq!(again, Started::Reused);
 
     let before = sb.sandbox.state.topology.clone();
-    let out = sb.cli(&["sandbox", "stop"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let status = sb.cli(&["sandbox", "status"]);
-    assert_eq!(
-        status.status.code(),
-        Some(2),
-        "no sandbox: {}",
-        text(&status)
+    let stopped = launcher::stop(&sb.root).expect("stop");
+    assert_eq!(stopped.len(), 3, "{stopped:?}");
+    assert!(
+        Sandbox::open(&sb.root).expect("state").is_none(),
+        "a stopped sandbox has no running state"
     );
-    let out = sb.cli(&["sandbox", "start", "--port", "0"]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.reload();
+    let (sandbox, started) = sb.start_again().await;
+    assert_eq!(started, Started::Started);
+    sb.sandbox = sandbox;
     // The DNS, edge and CloudFront addresses outlive the restart.
     let after = &sb.sandbox.state.topology;
     assert_eq!(
@@ -913,16 +901,11 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
         text_of(&ap, "after-restart").await
     })
     .await;
-    let status = sb.cli(&["sandbox", "status", "--json"]);
-    assert!(status.status.success(), "{}", text(&status));
-    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(doc["processes"].as_array().unwrap().len(), 3);
+    let processes = sb.sandbox.status().await;
+    assert_eq!(processes.len(), 3);
     assert!(
-        doc["processes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["state"] == "running")
+        processes.iter().all(|p| p.state == "running"),
+        "{processes:?}"
     );
 }
 

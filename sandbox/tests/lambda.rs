@@ -747,10 +747,8 @@ async fn an_instance_dies_with_its_children_and_leaks_no_listener() {
     let (_, body) = invoke(&lambda, "spawner", spawn).await;
     let second = body["echo"]["child"].as_u64().unwrap();
     assert!(alive(second));
-    assert!(sb.cli(&["sandbox", "kill", PRIMARY]).status.success());
-    let out = sb.cli(&["sandbox", "revive", PRIMARY]);
-    assert!(out.status.success(), "revive: {}", common::text(&out));
-    sb.reload();
+    sb.kill(PRIMARY);
+    sb.revive(PRIMARY).await;
     let lambda = sb.lambda(PRIMARY);
     let (error, body) = invoke(&lambda, "spawner", json!({})).await;
     assert_eq!(error, None, "{body}");
