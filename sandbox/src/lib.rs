@@ -14,6 +14,7 @@
 // boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod authz;
 pub mod control;
 pub mod credentials;
 pub mod dns;

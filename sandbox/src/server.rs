@@ -21,8 +21,8 @@ use crate::door::{self, Destination, ServiceError};
 use crate::query::QueryRequest;
 use crate::services::acm::Acm;
 use crate::services::apigateway::ApiGateway;
-use crate::services::apigateway::dataplane::Authorizer;
 use crate::services::cognito::Cognito;
+use crate::services::cognito::operations::Grant;
 use crate::services::dynamodb::Dynamo;
 use crate::services::dynamodb::meta::{Meta, MetaError};
 use crate::services::dynamodb::replication::{Peer, ReplicationError, Replicator, Settings};
@@ -305,7 +305,8 @@ struct RegionProcess {
     lambda: Arc<Lambda>,
     acm: Arc<Acm>,
     apigateway: Arc<ApiGateway>,
-    authorize: Authorizer,
+    /// The global process's IAM, for governed callers.
+    policies: control::ControlClient,
     cognito: Cognito,
     s3: S3,
 }
@@ -382,9 +383,25 @@ impl RegionProcess {
         let dynamo = Dynamo::start(region, db, meta, replicator.clone(), controls).await?;
         replicator.refresh();
         let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
+        // Lambda can assume a role that exists and whose trust policy lets
+        // the service `lambda.amazonaws.com` assume it.
         let role_exists: crate::services::lambda::RoleCheck = Arc::new(move |arn: String| {
             let global = global.clone();
-            Box::pin(async move { global.role_exists(&arn).await.unwrap_or(false) })
+            Box::pin(async move {
+                let Ok(Some(trust)) = global.role_trust(&arn).await else {
+                    return false;
+                };
+                let lambda = crate::authz::Requester {
+                    service: Some("lambda.amazonaws.com".into()),
+                    ..Default::default()
+                };
+                crate::authz::trusts(
+                    &trust,
+                    &lambda,
+                    "sts:AssumeRole",
+                    &crate::authz::Context::default(),
+                ) == crate::authz::Verdict::Allow
+            })
         });
         let endpoint = topology.region(region).map(|e| e.url()).unwrap_or_default();
         let lambda = Lambda::open(
@@ -411,16 +428,7 @@ impl RegionProcess {
             secrets.clone(),
             acm.clone(),
         )?;
-        let iam = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
-        let authorize: Authorizer =
-            Arc::new(move |role: String, action: String, resource: String| {
-                let iam = iam.clone();
-                Box::pin(async move {
-                    iam.authorize(&role, &action, &resource)
-                        .await
-                        .unwrap_or(false)
-                })
-            });
+        let policies = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
         Ok(RegionProcess {
             region: region.to_owned(),
             secrets,
@@ -429,7 +437,7 @@ impl RegionProcess {
             lambda,
             acm,
             apigateway,
-            authorize,
+            policies,
             cognito: Cognito::open(
                 region,
                 data.join("cognito.json"),
@@ -507,6 +515,41 @@ impl RegionProcess {
     }
 }
 
+impl RegionProcess {
+    /// Cognito hands out a role's credentials only when the role's trust
+    /// policy lets `cognito-identity.amazonaws.com` assume it for this
+    /// identity (`aud` its pool, `amr` how it logged in), as AWS's STS
+    /// checks `AssumeRoleWithWebIdentity`.
+    async fn check_cognito_trust(&self, grant: &Grant) -> Result<(), ServiceError> {
+        let trust = self
+            .policies
+            .role_trust(&grant.role)
+            .await
+            .map_err(|e| {
+                ServiceError::internal(format!("cannot read {}'s trust policy: {e}", grant.role))
+            })?
+            .ok_or_else(Cognito::untrusted)?;
+        let requester = crate::authz::Requester {
+            federated: Some("cognito-identity.amazonaws.com".into()),
+            ..Default::default()
+        };
+        let ctx = crate::authz::Context::default()
+            .with(
+                "cognito-identity.amazonaws.com:aud",
+                [grant.pool_id.as_str()],
+            )
+            .with(
+                "cognito-identity.amazonaws.com:sub",
+                [grant.identity.as_str()],
+            )
+            .with("cognito-identity.amazonaws.com:amr", grant.amr());
+        match crate::authz::trusts(&trust, &requester, "sts:AssumeRoleWithWebIdentity", &ctx) {
+            crate::authz::Verdict::Allow => Ok(()),
+            _ => Err(Cognito::untrusted()),
+        }
+    }
+}
+
 async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
@@ -534,6 +577,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         body: body.clone(),
         secrets: &p.secrets,
         signed,
+        policies: &p.policies,
     };
     match destination {
         Some(Destination::DynamoDb) => {
@@ -547,7 +591,12 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
                 return door::cors::foreign_host();
             }
             let resp = door(door::COGNITO_IDENTITY, signed)
-                .serve(|input| async move { p.cognito.handle(&input) })
+                .serve(|input| async move {
+                    if let Some(grant) = p.cognito.grant(&input) {
+                        p.check_cognito_trust(&grant?).await?;
+                    }
+                    p.cognito.handle(&input)
+                })
                 .await;
             return door::cors::allow_any_origin(resp);
         }
@@ -580,7 +629,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         .apigateway
         .serve(
             &p.lambda,
-            &p.authorize,
+            &p.policies,
             &parts.method,
             &path,
             path_and_query,
@@ -678,23 +727,34 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                 axum::Json(edge.config()).into_response()
             }
             "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
-                let body = axum::body::to_bytes(body, MAX_BODY)
-                    .await
-                    .unwrap_or_default();
-                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let allowed = g.iam.authorize(
-                    req["roleArn"].as_str().unwrap_or_default(),
-                    req["action"].as_str().unwrap_or_default(),
-                    req["resource"].as_str().unwrap_or_default(),
-                );
-                axum::Json(json!({"allowed": allowed})).into_response()
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Ask {
+                    role_arn: String,
+                    needs: Vec<crate::authz::Need>,
+                    context: crate::authz::Context,
+                }
+                let body = match axum::body::to_bytes(body, MAX_BODY).await {
+                    Ok(b) => b,
+                    Err(e) => return control_error(StatusCode::BAD_REQUEST, e),
+                };
+                match serde_json::from_slice::<Ask>(&body) {
+                    Ok(ask) => {
+                        let denied = g
+                            .iam
+                            .authorize(&ask.role_arn, &ask.needs, &ask.context)
+                            .err();
+                        axum::Json(json!({"denied": denied})).into_response()
+                    }
+                    Err(e) => control_error(StatusCode::BAD_REQUEST, e),
+                }
             }
             "iam/role" if authorised(&parts.headers, &g.secrets) => {
                 let query = QueryRequest::parse(&[], parts.uri.query());
-                let exists = query
-                    .get("arn")
-                    .is_some_and(|arn| g.iam.role_by_arn(arn).is_some());
-                axum::Json(json!({"exists": exists})).into_response()
+                let arn = query.get("arn").unwrap_or_default();
+                let exists = g.iam.role_by_arn(arn).is_some();
+                let trust = g.iam.trust_of(arn);
+                axum::Json(json!({"exists": exists, "trust": trust})).into_response()
             }
             _ => control_error(
                 StatusCode::NOT_FOUND,
@@ -733,6 +793,7 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
         body,
         secrets: &g.secrets,
         signed: true,
+        policies: &g.iam,
     };
     request
         .serve(|input| async move {
@@ -749,6 +810,7 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                         &caller.principal,
                         &g.secrets,
                         &g.iam,
+                        &crate::authz::request_context(&caller.principal, &caller.region),
                     )
                 }
             }

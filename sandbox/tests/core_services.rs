@@ -783,10 +783,35 @@ async fn iam_and_sts_issue_credentials_the_sandbox_accepts() {
         .unwrap_err();
     assert!(conflict.into_service_error().is_delete_conflict_exception());
 
-    // Temporary credentials for the role work against DynamoDB.
+    // The role's trust names only Lambda: nobody else may assume it, the
+    // operator included, until it names the account.
     let sts = sb.sts();
     let me = sts.get_caller_identity().send().await.unwrap();
     assert_eq!(me.account(), Some("000000000000"));
+    let refused = sts
+        .assume_role()
+        .role_arn(role.arn())
+        .role_session_name("probe")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&refused),
+        Some("AccessDenied")
+    );
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::message(&refused),
+        Some(
+            "User: arn:aws:iam::000000000000:user/wildrydes-sandbox is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role/wildrydes-lambda"
+        )
+    );
+    let trust_account = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#;
+    iam.update_assume_role_policy()
+        .role_name("wildrydes-lambda")
+        .policy_document(trust_account)
+        .send()
+        .await
+        .unwrap();
     let creds = sts
         .assume_role()
         .role_arn(role.arn())
@@ -803,11 +828,34 @@ async fn iam_and_sts_issue_credentials_the_sandbox_accepts() {
         None,
         "sts",
     );
+    // Its credentials are accepted, and get what its policies allow:
+    // GetItem (here on a table that does not exist), nothing else.
     let ddb = aws_sdk_dynamodb::Client::new(&sb.config_with(PRIMARY, PRIMARY, temp.clone()));
-    ddb.list_tables()
+    let missing = ddb
+        .get_item()
+        .table_name("no-such-table")
+        .key("owner", AttributeValue::S("o".into()))
+        .key("id", AttributeValue::S("i".into()))
         .send()
         .await
-        .expect("temporary credentials are accepted");
+        .unwrap_err();
+    assert!(
+        missing
+            .into_service_error()
+            .is_resource_not_found_exception(),
+        "GetItem is allowed, so the table's absence is what answers"
+    );
+    let denied = ddb.list_tables().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&denied),
+        Some("AccessDeniedException")
+    );
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&denied),
+        Some(
+            "User: arn:aws:sts::000000000000:assumed-role/wildrydes-lambda/probe is not authorized to perform: dynamodb:ListTables on resource: * because no identity-based policy allows the dynamodb:ListTables action"
+        )
+    );
     let who = aws_sdk_sts::Client::new(&sb.config_with("global", PRIMARY, temp))
         .get_caller_identity()
         .send()

@@ -397,6 +397,20 @@ async fn the_ticket_lambda_serves_health_from_its_regions_table() {
         &[("TABLE_NAME", "tickets")],
     )
     .await;
+    // What `up` grants the function: its table, the four actions it uses.
+    sb.iam()
+        .put_role_policy()
+        .role_name("tickets-role")
+        .policy_name("tickets")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+                "Resource": "arn:aws:dynamodb:eu-west-1:000000000000:table/tickets"}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let event = |path: &str, method: &str, identity: Option<&str>, body: Option<&str>| {
         json!({
             "resource": path, "path": path, "httpMethod": method,

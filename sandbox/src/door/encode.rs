@@ -174,8 +174,15 @@ impl Protocol {
                 } else {
                     JSON_11
                 },
-                json!({"__type": e.code, "message": e.message}).to_string(),
+                if e.kind == Kind::Denied {
+                    json!({"__type": e.code, "Message": e.message}).to_string()
+                } else {
+                    json!({"__type": e.code, "message": e.message}).to_string()
+                },
             ),
+            Protocol::LambdaJson | Protocol::ApiGatewayJson if e.kind == Kind::Denied => {
+                (JSON, json!({"Message": e.message}).to_string())
+            }
             Protocol::LambdaJson => {
                 let mut body = Map::new();
                 if e.kind == Kind::Auth {
@@ -240,6 +247,28 @@ impl Protocol {
             _ => {}
         }
         resp
+    }
+
+    /// IAM's refusal as this protocol reports it: AccessDeniedException
+    /// (400 for the awsJson services, 403 for the REST ones) or
+    /// AccessDenied (403) for the XML ones.
+    pub fn access_denied(&self, message: String) -> ServiceError {
+        match self {
+            Protocol::AwsJson10 => ServiceError::denied(
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.service#AccessDeniedException",
+                message,
+            ),
+            Protocol::AwsJson11 { .. } => {
+                ServiceError::denied(StatusCode::BAD_REQUEST, "AccessDeniedException", message)
+            }
+            Protocol::LambdaJson | Protocol::ApiGatewayJson => {
+                ServiceError::denied(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+            }
+            Protocol::RestXml { .. } | Protocol::Query { .. } | Protocol::S3Xml => {
+                ServiceError::denied(StatusCode::FORBIDDEN, "AccessDenied", message)
+            }
+        }
     }
 
     /// A SigV4 failure as this protocol reports it.

@@ -27,6 +27,8 @@ pub(crate) enum Kind {
     Auth,
     /// The sandbox failed (a state write); the service's internal code.
     Internal,
+    /// IAM refused the caller (AccessDenied, AWS's `Message` spelling).
+    Denied,
 }
 
 impl ServiceError {
@@ -64,6 +66,17 @@ impl ServiceError {
     ) -> Self {
         ServiceError {
             kind: Kind::Auth,
+            ..ServiceError::new(status, code, message)
+        }
+    }
+
+    pub(crate) fn denied(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ServiceError {
+            kind: Kind::Denied,
             ..ServiceError::new(status, code, message)
         }
     }

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
+use crate::authz::{Context, Denied, Need};
 use crate::credentials::{Principal, SandboxSecrets};
 use crate::sigv4::{self, AuthFailure, Expect};
 pub use encode::Protocol;
@@ -198,7 +199,7 @@ pub struct Input {
     pub body: Bytes,
     /// `None` only for operations AWS serves unsigned.
     pub caller: Option<Caller>,
-    service: Service,
+    pub service: Service,
 }
 
 impl Input {
@@ -353,6 +354,24 @@ pub fn authenticate(
     })
 }
 
+/// Where the door asks whether a governed caller's policies allow what
+/// its request needs: the IAM service itself in the global process, the
+/// global process's control API elsewhere.
+#[async_trait::async_trait]
+pub trait Policies: Send + Sync {
+    async fn authorize(&self, role_arn: &str, needs: &[Need], ctx: &Context)
+    -> Result<(), Refusal>;
+}
+
+/// Why a governed request may not go on.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    Denied(Denied),
+    /// The policies could not be read (the global process is down): the
+    /// service's internal error, never an allow.
+    Unavailable(String),
+}
+
 /// One request through the door.
 pub struct Request<'a> {
     pub service: Service,
@@ -363,6 +382,8 @@ pub struct Request<'a> {
     pub secrets: &'a SandboxSecrets,
     /// Whether the operation needs SigV4 (a few Cognito ones do not).
     pub signed: bool,
+    /// Who answers for the policies of governed callers.
+    pub policies: &'a dyn Policies,
 }
 
 impl Request<'_> {
@@ -407,8 +428,38 @@ impl Request<'_> {
             caller,
             service,
         };
+        if let Some(refusal) = authorize(self.policies, &input).await {
+            let error = match refusal {
+                Refusal::Denied(denied) => {
+                    let caller = input.caller.as_ref().expect("only callers are refused");
+                    // S3 quotes the resource in its message.
+                    let quoted = service.protocol == Protocol::S3Xml;
+                    service
+                        .protocol
+                        .access_denied(denied.message_as(&caller.principal.arn(), quoted))
+                }
+                Refusal::Unavailable(why) => ServiceError::internal(why),
+            };
+            return service.respond(Err(error));
+        }
         service.respond(operation(input).await)
     }
+}
+
+/// IAM for governed callers (every principal but the sandbox's own keys):
+/// each need of the request must be allowed by the caller's policies;
+/// `None` lets the request go on.
+async fn authorize(policies: &dyn Policies, input: &Input) -> Option<Refusal> {
+    let caller = input.caller.as_ref()?;
+    let Principal::AssumedRole { role_arn, .. } = &caller.principal else {
+        return None;
+    };
+    let needs = crate::authz::actions::needs(&caller.region, input);
+    if needs.is_empty() {
+        return None;
+    }
+    let ctx = crate::authz::request_context(&caller.principal, &caller.region);
+    policies.authorize(role_arn, &needs, &ctx).await.err()
 }
 
 impl Service {

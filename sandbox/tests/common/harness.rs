@@ -377,6 +377,20 @@ pub async fn deploy(sb: &TestSandbox, bootstrap: &Path) -> Deployed {
     let ddb = sb.dynamodb(PRIMARY);
     create_table(&ddb, "tickets", false).await;
     let role = sb.lambda_role("tickets-role").await;
+    // What `up` grants the ticket Lambda: its table, these four actions.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+        "Resource": format!("arn:aws:dynamodb:{PRIMARY}:000000000000:table/tickets"),
+    }]});
+    sb.iam()
+        .put_role_policy()
+        .role_name("tickets-role")
+        .policy_name("tickets")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("put the role's policy");
     let lambda = sb.lambda(PRIMARY);
     let code = zip_bootstrap(&std::fs::read(bootstrap).unwrap());
     let function_arn = lambda

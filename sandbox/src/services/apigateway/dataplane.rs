@@ -8,7 +8,6 @@
 //! integration timeout).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,13 +20,12 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::{ApiGateway, Resource};
+use crate::authz::Need;
 use crate::credentials::{ACCOUNT_ID, Principal};
+use crate::door::{Policies, Refusal};
 use crate::services::lambda::runtime::Outcome;
-use crate::services::lambda::{BoxFuture, InvokeError, Lambda, percent_decode};
+use crate::services::lambda::{InvokeError, Lambda, percent_decode};
 use crate::sigv4::AuthFailure;
-
-/// Asks the sandbox's IAM whether a role may perform an action on a resource.
-pub type Authorizer = Arc<dyn Fn(String, String, String) -> BoxFuture<bool> + Send + Sync>;
 
 /// An `x-amz-apigw-id` value, shaped like AWS's.
 pub fn apigw_id() -> String {
@@ -201,7 +199,7 @@ impl ApiGateway {
     pub async fn serve(
         &self,
         lambda: &Lambda,
-        authorize: &Authorizer,
+        policies: &dyn Policies,
         method: &Method,
         path: &str,
         path_and_query: &str,
@@ -213,7 +211,7 @@ impl ApiGateway {
         let mut resp = self
             .dispatch(
                 lambda,
-                authorize,
+                policies,
                 &target,
                 method,
                 path_and_query,
@@ -242,7 +240,7 @@ impl ApiGateway {
     async fn dispatch(
         &self,
         lambda: &Lambda,
-        authorize: &Authorizer,
+        policies: &dyn Policies,
         target: &Target,
         method: &Method,
         path_and_query: &str,
@@ -302,13 +300,17 @@ impl ApiGateway {
             let allowed = match principal.as_ref().expect("set above") {
                 Principal::Operator => true,
                 Principal::ReplicationService => false,
-                Principal::AssumedRole { role_arn, .. } => {
-                    authorize(
-                        role_arn.clone(),
-                        "execute-api:Invoke".into(),
-                        method_arn.clone(),
-                    )
-                    .await
+                caller @ Principal::AssumedRole { role_arn, .. } => {
+                    let need = Need::new("execute-api:Invoke", method_arn.clone());
+                    let ctx = crate::authz::request_context(caller, &self.region);
+                    match policies.authorize(role_arn, &[need], &ctx).await {
+                        Ok(()) => true,
+                        Err(Refusal::Denied(_)) => false,
+                        Err(Refusal::Unavailable(why)) => {
+                            tracing::warn!("{why}");
+                            return internal_error();
+                        }
+                    }
                 }
             };
             if !allowed {

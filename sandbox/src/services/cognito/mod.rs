@@ -13,7 +13,7 @@
 //! for the pool's app id.
 
 mod facebook;
-mod operations;
+pub mod operations;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -204,6 +204,31 @@ impl Cognito {
             self.state.commit(&mut state, before)?;
         }
         response
+    }
+
+    /// For a `GetCredentialsForIdentity` request, whose credentials it
+    /// asks for (`None` for other operations): the region checks the
+    /// role's trust policy before [`Cognito::handle`] mints them.
+    pub(crate) fn grant(&self, input: &Input) -> Option<Result<operations::Grant, ServiceError>> {
+        let target = input.header("x-amz-target").unwrap_or_default();
+        if target != "AWSCognitoIdentityService.GetCredentialsForIdentity" {
+            return None;
+        }
+        let req = match input.json() {
+            Ok(req) => req,
+            Err(e) => return Some(Err(e)),
+        };
+        let state = self.state.lock();
+        Some(operations::grant_for(self, &req, &state))
+    }
+
+    /// The role a grant maps to does not trust Cognito for this identity:
+    /// AWS's answer.
+    pub fn untrusted() -> ServiceError {
+        fail(
+            "InvalidIdentityPoolConfigurationException",
+            "Invalid identity pool configuration. Check assigned IAM roles for this pool.",
+        )
     }
 
     /// The login a request presents: (identity map key, auth provider

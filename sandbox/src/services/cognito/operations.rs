@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Claims, Cognito, FACEBOOK, Pool, State, error, not_authorized, ok, pool_json};
+use super::{
+    Claims, Cognito, FACEBOOK, Pool, State, denied, error, fail, not_authorized, ok, pool_json,
+};
 use crate::credentials::{CognitoIdentity, unix_now};
-use crate::door::Outcome;
 use crate::door::table::{Operation, named};
+use crate::door::{Outcome, ServiceError};
 use crate::wire::string_map;
 
 /// What an operation gets from the request.
@@ -223,10 +225,35 @@ fn get_open_id_token_for_developer_identity(
     ok(json!({"IdentityId": id, "Token": token}))
 }
 
-/// GetCredentialsForIdentity (unsigned): credentials of the pool's
-/// authenticated role for a matching login, or of its unauthenticated role.
-fn get_credentials_for_identity(cognito: &Cognito, call: &Call, s: &mut State) -> Outcome {
-    let req = &call.req;
+/// Whose credentials a `GetCredentialsForIdentity` asks for: the
+/// identity, its pool, the role the pool maps it to, and how it logged in.
+pub(crate) struct Grant {
+    pub(crate) identity: String,
+    pub(crate) pool_id: String,
+    pub(crate) role: String,
+    pub(crate) authenticated: bool,
+    /// `cognitoAuthenticationProvider` for logins that have one.
+    pub(crate) provider: Option<String>,
+}
+
+impl Grant {
+    /// The `amr` claim the role's trust policy sees: how the identity
+    /// authenticated, then the provider and the login.
+    pub(crate) fn amr(&self) -> Vec<String> {
+        let mut amr = vec![if self.authenticated {
+            "authenticated".to_owned()
+        } else {
+            "unauthenticated".to_owned()
+        }];
+        if let Some(provider) = &self.provider {
+            amr.extend(provider.split(',').map(str::to_owned));
+        }
+        amr
+    }
+}
+
+/// Resolves a `GetCredentialsForIdentity` without minting anything.
+pub(super) fn grant_for(cognito: &Cognito, req: &Value, s: &State) -> Result<Grant, ServiceError> {
     let identity = req["IdentityId"].as_str().unwrap_or_default().to_owned();
     let Some(pool) = s
         .pools
@@ -237,10 +264,10 @@ fn get_credentials_for_identity(cognito: &Cognito, call: &Call, s: &mut State) -
         })
         .cloned()
     else {
-        return error(
+        return Err(fail(
             "ResourceNotFoundException",
             &format!("Identity '{identity}' not found."),
-        );
+        ));
     };
     let login = cognito.login_of(&pool, &req["Logins"])?;
     let (role_key, provider) = match &login {
@@ -251,38 +278,59 @@ fn get_credentials_for_identity(cognito: &Cognito, call: &Call, s: &mut State) -
             ("authenticated", None)
         }
         Some(_) => {
-            return not_authorized(
+            return Err(denied(
                 "Logins don't match. Please include at least one valid login for this identity or identity pool.",
-            );
+            ));
         }
         None if pool.identities.values().any(|i| *i == identity) => {
-            return not_authorized(
+            return Err(denied(
                 "Logins don't match. Please include at least one valid login for this identity or identity pool.",
-            );
+            ));
         }
         None if pool.allow_unauthenticated => ("unauthenticated", None),
         None => {
-            return not_authorized(
+            return Err(denied(
                 "Unauthenticated access is not supported for this identity pool.",
-            );
+            ));
         }
     };
     let Some(role) = pool.roles.get(role_key) else {
-        return error(
+        return Err(fail(
             "InvalidIdentityPoolConfigurationException",
             &format!(
                 "Invalid identity pool configuration. Check assigned IAM roles for this pool ({role_key} role missing)."
             ),
-        );
+        ));
     };
+    Ok(Grant {
+        identity,
+        pool_id: pool.id.clone(),
+        role: role.clone(),
+        authenticated: role_key == "authenticated",
+        provider,
+    })
+}
+
+/// GetCredentialsForIdentity (unsigned): credentials of the pool's
+/// authenticated role for a matching login, or of its unauthenticated role
+/// (whose trust the region checked first: [`Cognito::grant`]).
+fn get_credentials_for_identity(cognito: &Cognito, call: &Call, s: &mut State) -> Outcome {
+    let grant = grant_for(cognito, &call.req, s)?;
+    let Grant {
+        identity,
+        pool_id,
+        role,
+        authenticated,
+        provider,
+    } = grant;
     let cognito_identity = CognitoIdentity {
         identity_id: identity.clone(),
-        pool_id: pool.id.clone(),
+        pool_id,
         provider,
-        authenticated: role_key == "authenticated",
+        authenticated,
     };
     let creds = cognito.secrets.mint(
-        role,
+        &role,
         "CognitoIdentityCredentials",
         Some(&cognito_identity),
         Duration::from_secs(3600),

@@ -10,10 +10,10 @@ use crate::door::{Reply, ServiceError};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Context, Denied, Need, managed};
 use crate::credentials::ACCOUNT_ID;
 use crate::door::table::by_name;
 use crate::query::{QueryRequest, el, percent_encode};
-use crate::services::dynamodb::policy::{statements, strings};
 use crate::store::{Store, StoreError};
 use operations::OPERATIONS;
 
@@ -101,12 +101,8 @@ fn valid_name(name: &str) -> bool {
 
 fn valid_policy(doc: &str) -> Result<(), ServiceError> {
     match serde_json::from_str::<serde_json::Value>(doc) {
-        Ok(v) if v.get("Statement").is_some() => Ok(()),
-        Ok(_) => Err(err(
-            StatusCode::BAD_REQUEST,
-            "MalformedPolicyDocument",
-            "Syntax errors in policy.",
-        )),
+        Ok(v) => crate::authz::validate(&v)
+            .map_err(|m| err(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m)),
         Err(_) => Err(err(
             StatusCode::BAD_REQUEST,
             "MalformedPolicyDocument",
@@ -128,37 +124,34 @@ impl Iam {
         state.roles.values().find(|r| r.arn() == arn).cloned()
     }
 
-    /// Whether `role_arn`'s policies allow `action` on `resource`: an
-    /// explicit Deny wins, then any Allow; AWS-managed AdministratorAccess
-    /// allows everything. Only identity policies are modelled.
-    pub fn authorize(&self, role_arn: &str, action: &str, resource: &str) -> bool {
-        let Some(role) = self.role_by_arn(role_arn) else {
-            return false;
-        };
-        let mut allowed = role
-            .attached
-            .contains("arn:aws:iam::aws:policy/AdministratorAccess");
-        for doc in role.inline.values() {
-            let Ok(doc) = serde_json::from_str::<serde_json::Value>(doc) else {
-                continue;
-            };
-            for st in statements(&doc) {
-                let action_ok = strings(&st["Action"])
-                    .iter()
-                    .any(|a| crate::glob::matches_ignore_case(a, action));
-                let resource_ok = strings(&st["Resource"])
-                    .iter()
-                    .any(|r| r == "*" || crate::glob::matches(r, resource));
-                if action_ok && resource_ok {
-                    match st["Effect"].as_str() {
-                        Some("Deny") => return false,
-                        Some("Allow") => allowed = true,
-                        _ => {}
-                    }
-                }
-            }
+    /// The first of `needs` that `role_arn`'s identity-based policies
+    /// (inline, and the AWS managed ones attached) do not allow; an
+    /// unknown role is allowed nothing.
+    pub fn authorize(&self, role_arn: &str, needs: &[Need], ctx: &Context) -> Result<(), Denied> {
+        let policies: Vec<serde_json::Value> = self
+            .role_by_arn(role_arn)
+            .map(|role| {
+                role.inline
+                    .values()
+                    .filter_map(|doc| serde_json::from_str(doc).ok())
+                    .chain(
+                        role.attached
+                            .iter()
+                            .filter_map(|arn| managed::document(arn)),
+                    )
+                    .collect()
+            })
+            .unwrap_or_default();
+        match crate::authz::first_denied(&policies, needs, ctx) {
+            Some(denied) => Err(denied),
+            None => Ok(()),
         }
-        allowed
+    }
+
+    /// A role's trust policy, parsed (`None` for no such role).
+    pub fn trust_of(&self, role_arn: &str) -> Option<serde_json::Value> {
+        let role = self.role_by_arn(role_arn)?;
+        serde_json::from_str(&role.assume_role_policy).ok()
     }
 
     fn save(&self, state: &IamState) -> Result<(), ServiceError> {
@@ -203,5 +196,18 @@ impl Iam {
                 ),
             )),
         }
+    }
+}
+
+/// The global process's door asks IAM directly.
+#[async_trait::async_trait]
+impl crate::door::Policies for Iam {
+    async fn authorize(
+        &self,
+        role_arn: &str,
+        needs: &[Need],
+        ctx: &Context,
+    ) -> Result<(), crate::door::Refusal> {
+        Iam::authorize(self, role_arn, needs, ctx).map_err(crate::door::Refusal::Denied)
     }
 }

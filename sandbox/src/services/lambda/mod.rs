@@ -49,7 +49,8 @@ struct Stored {
 /// (does this role exist, may it do that) without depending on its client.
 pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// Checks that a role exists in the sandbox's IAM (the global process).
+/// Checks that Lambda can assume a role: it exists in the sandbox's IAM
+/// (the global process) and its trust policy names `lambda.amazonaws.com`.
 pub type RoleCheck = Arc<dyn Fn(String) -> BoxFuture<bool> + Send + Sync>;
 
 pub struct Lambda {
@@ -148,7 +149,7 @@ fn bad_name<T: From<ServiceError>>(raw: &str) -> T {
 }
 
 /// The function name from a name, partial or full ARN.
-fn function_name(raw: &str) -> String {
+pub(crate) fn function_name(raw: &str) -> String {
     let raw = percent_decode(raw);
     match raw.split_once(":function:") {
         Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),

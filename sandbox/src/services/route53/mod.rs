@@ -640,3 +640,14 @@ impl Route53 {
         None
     }
 }
+
+/// The name of the operation a request's method, path segments and query
+/// parameters bind to (for IAM), with the path's labels.
+pub(crate) fn operation_of(
+    method: &str,
+    segments: &[&str],
+    has_param: impl Fn(&str) -> bool,
+) -> Option<(&'static str, crate::door::table::Labels)> {
+    crate::door::table::by_route(operations::OPERATIONS, method, segments, has_param)
+        .map(|(op, labels)| (op.name, labels))
+}

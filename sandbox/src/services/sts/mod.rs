@@ -7,6 +7,7 @@ use http::StatusCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::authz::{Context, Requester, Verdict};
 use crate::credentials::{ACCOUNT_ID, Principal, SandboxSecrets};
 use crate::door::{Outcome, Reply, ServiceError};
 use crate::query::{QueryRequest, el};
@@ -17,6 +18,7 @@ pub fn handle(
     caller: &Principal,
     secrets: &SandboxSecrets,
     iam: &Iam,
+    context: &Context,
 ) -> Outcome {
     match req.action() {
         "GetCallerIdentity" => {
@@ -80,6 +82,33 @@ pub fn handle(
                     ),
                 ));
             };
+            // The role's trust policy must name the caller (its ARN, its
+            // role's, the account or everyone); naming the account leaves
+            // the rest to the caller's own policies, which the door checked.
+            let trust = iam.trust_of(role_arn).unwrap_or_default();
+            let mut aws = vec![
+                caller.arn(),
+                ACCOUNT_ID.to_owned(),
+                format!("arn:aws:iam::{ACCOUNT_ID}:root"),
+            ];
+            if let Principal::AssumedRole { role_arn, .. } = caller {
+                aws.push(role_arn.clone());
+            }
+            let requester = Requester {
+                aws,
+                ..Requester::default()
+            };
+            if crate::authz::trusts(&trust, &requester, "sts:AssumeRole", context) != Verdict::Allow
+            {
+                return Err(ServiceError::new(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    format!(
+                        "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                        caller.arn()
+                    ),
+                ));
+            }
             if seconds > u64::from(role.max_session_duration) {
                 return Err(ServiceError::new(
                     StatusCode::BAD_REQUEST,
