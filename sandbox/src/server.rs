@@ -62,6 +62,8 @@ pub enum ServeError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Edge(#[from] crate::edge::EdgeError),
+    #[error(transparent)]
+    Fault(#[from] crate::fault::BadFault),
 }
 
 /// `ServeError::Io` for the socket `what`.
@@ -111,6 +113,14 @@ pub async fn serve_inherited(
     // SAFETY: the launcher hands a served process its listener as this
     // descriptor, and nothing else in the process owns it.
     let listener = unsafe { std::net::TcpListener::from_raw_fd(listen_fd) };
+    // Only processes the launcher started can be armed (a test hook).
+    if let Some((point, nth)) = crate::fault::arm_from_env()? {
+        tracing::warn!(
+            point,
+            nth,
+            "crash point armed: this process will kill itself there"
+        );
+    }
     serve(role, layout, topology, listener).await
 }
 

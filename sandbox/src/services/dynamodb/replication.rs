@@ -737,6 +737,7 @@ fn apply_blocking(
                 json!({"TableName": table, "Key": rec.keys}),
             )?,
         };
+        crate::fault::point("replication-after-engine-write");
         if rec.seq.is_some() {
             lag = Some((now_micros() - rec.micros) as f64 / 1000.0);
         }
