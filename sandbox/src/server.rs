@@ -25,6 +25,7 @@ use crate::services::apigateway::dataplane::Authorizer;
 use crate::services::cognito::Cognito;
 use crate::services::dynamodb::Dynamo;
 use crate::services::dynamodb::meta::{Meta, MetaError};
+use crate::services::dynamodb::recovery;
 use crate::services::dynamodb::replication::{Peer, ReplicationError, Replicator, Settings};
 use crate::services::iam::Iam;
 use crate::services::lambda::Lambda;
@@ -64,6 +65,12 @@ pub enum ServeError {
     Edge(#[from] crate::edge::EdgeError),
     #[error(transparent)]
     Fault(#[from] crate::fault::BadFault),
+    /// Settling the replication batch a killed process left unfinished.
+    #[error("cannot finish the replication batch cut short in {region}: {error}")]
+    Recovery {
+        region: String,
+        error: ReplicationError,
+    },
 }
 
 /// `ServeError::Io` for the socket `what`.
@@ -347,6 +354,11 @@ impl RegionProcess {
                 }
             })?;
         let meta = Arc::new(Meta::open(&data.join("replication.sqlite"))?);
+        // Before anything can write or read a stream here.
+        recovery::recover_all(&db, &meta, region).map_err(|error| ServeError::Recovery {
+            region: region.to_owned(),
+            error,
+        })?;
         let mut peers = BTreeMap::new();
         let mut controls = Vec::new();
         for peer in topology.regions.iter().filter(|e| e.name != region) {
