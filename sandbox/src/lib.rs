@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod dns;
 pub mod door;
 pub mod edge;
+pub mod fault;
 pub mod glob;
 pub mod launcher;
 pub mod query;

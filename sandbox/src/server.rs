@@ -25,6 +25,7 @@ use crate::services::cognito::Cognito;
 use crate::services::cognito::operations::Grant;
 use crate::services::dynamodb::Dynamo;
 use crate::services::dynamodb::meta::{Meta, MetaError};
+use crate::services::dynamodb::recovery;
 use crate::services::dynamodb::replication::{Peer, ReplicationError, Replicator, Settings};
 use crate::services::iam::Iam;
 use crate::services::lambda::Lambda;
@@ -62,6 +63,14 @@ pub enum ServeError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Edge(#[from] crate::edge::EdgeError),
+    #[error(transparent)]
+    Fault(#[from] crate::fault::BadFault),
+    /// Settling the replication batch a killed process left unfinished.
+    #[error("cannot finish the replication batch cut short in {region}: {error}")]
+    Recovery {
+        region: String,
+        error: ReplicationError,
+    },
 }
 
 /// `ServeError::Io` for the socket `what`.
@@ -111,6 +120,14 @@ pub async fn serve_inherited(
     // SAFETY: the launcher hands a served process its listener as this
     // descriptor, and nothing else in the process owns it.
     let listener = unsafe { std::net::TcpListener::from_raw_fd(listen_fd) };
+    // Only processes the launcher started can be armed (a test hook).
+    if let Some((point, nth)) = crate::fault::arm_from_env()? {
+        tracing::warn!(
+            point,
+            nth,
+            "crash point armed: this process will kill itself there"
+        );
+    }
     serve(role, layout, topology, listener).await
 }
 
@@ -338,6 +355,11 @@ impl RegionProcess {
                 }
             })?;
         let meta = Arc::new(Meta::open(&data.join("replication.sqlite"))?);
+        // Before anything can write or read a stream here.
+        recovery::recover_all(&db, &meta, region).map_err(|error| ServeError::Recovery {
+            region: region.to_owned(),
+            error,
+        })?;
         let mut peers = BTreeMap::new();
         let mut controls = Vec::new();
         for peer in topology.regions.iter().filter(|e| e.name != region) {

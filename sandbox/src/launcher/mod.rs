@@ -362,6 +362,8 @@ fn spawn(
         .stdin(Stdio::null())
         .stdout(log_copy)
         .stderr(log)
+        // A test hook, armed only by a serve command that sets it itself.
+        .env_remove(crate::fault::ENV)
         .env(
             "RUST_LOG",
             // hickory logs every DNS query at info: too much for a file.

@@ -94,6 +94,20 @@ impl TestSandbox {
             .unwrap_or_else(|e| panic!("revive {process}: {e}"));
     }
 
+    /// Starts a killed process again with `vars` added to its environment
+    /// (`env K=V … <serve command>`), e.g. `WILDRYDES_SANDBOX_FAULT` to arm
+    /// a crash point; the launcher passes the test's own environment no
+    /// such variable, so a later [`revive`](Self::revive) is unarmed.
+    pub async fn revive_with_env(&mut self, process: &str, vars: &[(&str, &str)]) {
+        let mut command: Vec<std::ffi::OsString> = vec!["env".into()];
+        command.extend(vars.iter().map(|(k, v)| format!("{k}={v}").into()));
+        command.extend(super::serve_command());
+        self.sandbox
+            .revive_with(process, &command, READY)
+            .await
+            .unwrap_or_else(|e| panic!("revive {process} with {vars:?}: {e}"));
+    }
+
     /// Re-reads state (after a revive or restart).
     pub fn reload(&mut self) {
         self.sandbox = Sandbox::open(&self.root).unwrap().unwrap();

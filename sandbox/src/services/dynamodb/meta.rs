@@ -1,7 +1,9 @@
 //! What a region knows beyond dynoxide's tables: global-table membership,
 //! resource policies, replication positions, item versions for
-//! last-writer-wins, and which of its own stream records replication wrote.
-//! One SQLite file per region, next to the region's database.
+//! last-writer-wins, which of its own stream records replication wrote, and
+//! the intents of the replication batch under way (see
+//! [`super::recovery`]). One SQLite file per region, next to the region's
+//! database.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -14,6 +16,20 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub struct Version {
     pub micros: i64,
     pub region: String,
+}
+
+/// One engine write a replication batch is about to make, recorded
+/// before it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    /// The item's key, as [`super::attributes::canonical_key`] writes it.
+    pub key: String,
+    /// A delete (else a put).
+    pub remove: bool,
+    /// The incoming version: the source's write time and region.
+    pub version: Version,
+    /// The source's stream sequence number (`None` for a backfill).
+    pub source_seq: Option<String>,
 }
 
 /// One region's membership in a global table.
@@ -42,15 +58,19 @@ fn sql_err(e: rusqlite::Error) -> MetaError {
 impl Meta {
     pub fn open(path: &Path) -> Result<Self, MetaError> {
         let conn = Connection::open(path).map_err(sql_err)?;
+        // FULL, as the engine's database runs (SQLite's default): a
+        // replication batch's intents reach the disk before the engine
+        // writes they announce (see super::recovery).
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+             PRAGMA synchronous = FULL;
              CREATE TABLE IF NOT EXISTS replicas (tbl TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (tbl, region));
              CREATE TABLE IF NOT EXISTS policies (arn TEXT PRIMARY KEY, policy TEXT NOT NULL, revision TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS positions (source TEXT NOT NULL, tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (source, tbl));
              CREATE TABLE IF NOT EXISTS backfills (source TEXT NOT NULL, tbl TEXT NOT NULL, PRIMARY KEY (source, tbl));
              CREATE TABLE IF NOT EXISTS versions (tbl TEXT NOT NULL, key TEXT NOT NULL, micros INTEGER NOT NULL, region TEXT NOT NULL, PRIMARY KEY (tbl, key));
-             CREATE TABLE IF NOT EXISTS applied (tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (tbl, seq));",
+             CREATE TABLE IF NOT EXISTS applied (tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (tbl, seq));
+             CREATE TABLE IF NOT EXISTS intents (tbl TEXT NOT NULL, ord INTEGER NOT NULL, key TEXT NOT NULL, remove INTEGER NOT NULL, micros INTEGER NOT NULL, region TEXT NOT NULL, source_seq TEXT, PRIMARY KEY (tbl, ord));",
         )
         .map_err(sql_err)?;
         Ok(Meta {
@@ -132,6 +152,7 @@ impl Meta {
                 "DELETE FROM backfills WHERE tbl = ?1",
                 "DELETE FROM versions WHERE tbl = ?1",
                 "DELETE FROM applied WHERE tbl = ?1",
+                "DELETE FROM intents WHERE tbl = ?1",
             ] {
                 tx.execute(sql, params![table])?;
             }
@@ -251,6 +272,64 @@ impl Meta {
             .map(|r| r.is_some())
         })
     }
+
+    /// Tables with a replication batch's intents still recorded.
+    pub fn tables_with_intents(&self) -> Result<Vec<String>, MetaError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT DISTINCT tbl FROM intents ORDER BY tbl")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+}
+
+/// Records a batch's intents for `table`, in the order the writes will be
+/// made.
+pub fn add_intents(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    intents: &[Intent],
+) -> rusqlite::Result<()> {
+    let mut st = tx.prepare(
+        "INSERT INTO intents (tbl, ord, key, remove, micros, region, source_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (ord, i) in intents.iter().enumerate() {
+        st.execute(params![
+            table,
+            ord as i64,
+            i.key,
+            i.remove,
+            i.version.micros,
+            i.version.region,
+            i.source_seq
+        ])?;
+    }
+    Ok(())
+}
+
+/// The intents recorded for `table`, in the order they were recorded.
+pub fn intents(tx: &rusqlite::Transaction<'_>, table: &str) -> rusqlite::Result<Vec<Intent>> {
+    let mut st = tx.prepare(
+        "SELECT key, remove, micros, region, source_seq FROM intents WHERE tbl = ?1 ORDER BY ord",
+    )?;
+    let rows = st.query_map(params![table], |r| {
+        Ok(Intent {
+            key: r.get(0)?,
+            remove: r.get(1)?,
+            version: Version {
+                micros: r.get(2)?,
+                region: r.get(3)?,
+            },
+            source_seq: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn clear_intents(tx: &rusqlite::Transaction<'_>, table: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM intents WHERE tbl = ?1", params![table])
+        .map(drop)
 }
 
 /// Reads a version inside a transaction.
@@ -372,5 +451,33 @@ mod tests {
         );
         m.forget_table("t").unwrap();
         assert!(m.replicas("t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn intents_keep_their_order_until_cleared_or_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        let intent = |key: &str, remove, micros| Intent {
+            key: key.into(),
+            remove,
+            version: Version {
+                micros,
+                region: "eu-west-1".into(),
+            },
+            source_seq: Some(format!("{micros}")),
+        };
+        let written = vec![intent("b", false, 1), intent("a", true, 2)];
+        {
+            let m = Meta::open(&path).unwrap();
+            m.transaction(|tx| add_intents(tx, "t", &written)).unwrap();
+            m.transaction(|tx| add_intents(tx, "u", &written[..1]))
+                .unwrap();
+        }
+        let m = Meta::open(&path).unwrap();
+        assert_eq!(m.tables_with_intents().unwrap(), ["t", "u"]);
+        assert_eq!(m.transaction(|tx| intents(tx, "t")).unwrap(), written);
+        m.transaction(|tx| clear_intents(tx, "t")).unwrap();
+        m.forget_table("u").unwrap();
+        assert!(m.tables_with_intents().unwrap().is_empty());
     }
 }

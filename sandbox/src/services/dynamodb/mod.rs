@@ -8,6 +8,7 @@
 pub mod attributes;
 pub mod meta;
 pub mod policy;
+pub mod recovery;
 pub mod replication;
 
 use std::sync::Arc;

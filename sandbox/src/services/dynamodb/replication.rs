@@ -10,10 +10,18 @@
 //!   stream sequence numbers; this region serves those records with the
 //!   replication service as `userIdentity`, and peers skip them.
 //! - Atomicity: a batch runs under the write side of the gate that client
-//!   writes hold the read side of, so no client write interleaves.
-//! - Durability: positions, versions and marks commit in one SQLite
-//!   transaction after the batch; a crash re-applies at most one batch,
-//!   and a re-applied record changes nothing (its version is not newer).
+//!   writes and peers' `GetRecords` hold the read side of, so no client
+//!   write interleaves and no peer reads a batch's records before they are
+//!   marked.
+//! - Durability: the engine's writes and this bookkeeping live in two
+//!   files that no transaction spans, so a batch commits its intents
+//!   before its first write and settles them after its last
+//!   ([`super::recovery`]); a batch cut short (an engine error, a kill) is
+//!   settled before the gate opens or, after a kill, before the region
+//!   serves again. Versions are recorded only for writes proven to be in
+//!   the engine and the source position moves only with a finished batch,
+//!   so a crash re-applies at most one batch, and a re-applied record
+//!   changes nothing (its version is not newer).
 //! - Pause: a resource policy here denying `WriteDataForReplication`, or
 //!   one at the peer denying `ReadDataForReplication`, holds the batch.
 
@@ -26,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::attributes::{canonical_key, key_of, stream_item, table_item};
-use super::meta::{self, Meta, MetaError, Version};
+use super::meta::{self, Intent, Meta, MetaError, Version};
+use super::recovery::{self, seq_micros};
 use crate::control::ControlClient;
 use crate::credentials::REPLICATION_SERVICE;
 
@@ -88,8 +97,9 @@ pub struct Replicator {
     region: String,
     db: dynoxide::Database,
     meta: Arc<Meta>,
-    /// Client writes hold the read side; replication batches the write side.
-    pub gate: tokio::sync::RwLock<()>,
+    /// Client writes and peers' `GetRecords` hold the read side;
+    /// replication batches the write side, until their intents are settled.
+    pub gate: Arc<tokio::sync::RwLock<()>>,
     settings: RwLock<Settings>,
     settings_file: PathBuf,
     peers: BTreeMap<String, Peer>,
@@ -103,19 +113,6 @@ fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-/// dynoxide's public sequence numbers are 10^20 + its stored number, which
-/// is a microsecond clock (or one past the previous number).
-const SEQUENCE_NUMBER_OFFSET: u128 = 100_000_000_000_000_000_000;
-
-/// The microsecond clock a dynoxide sequence number carries.
-fn seq_micros(seq: &str) -> i64 {
-    seq.parse::<u128>()
-        .ok()
-        .and_then(|n| n.checked_sub(SEQUENCE_NUMBER_OFFSET))
-        .and_then(|n| i64::try_from(n).ok())
         .unwrap_or(0)
 }
 
@@ -135,7 +132,7 @@ impl Replicator {
             region: region.to_owned(),
             db,
             meta,
-            gate: tokio::sync::RwLock::new(()),
+            gate: Arc::new(tokio::sync::RwLock::new(())),
             settings: RwLock::new(settings),
             settings_file,
             peers,
@@ -506,8 +503,8 @@ impl Replicator {
         Ok(next_due)
     }
 
-    /// Applies one batch under the gate, then records versions, marks and
-    /// the new position in one transaction.
+    /// Applies one batch under the gate, which stays shut until the
+    /// batch's versions, marks and position are recorded.
     async fn apply(
         &self,
         source: &str,
@@ -530,12 +527,15 @@ impl Replicator {
             break;
         }
         self.update_status(source, table, |s| s.paused = None);
-        let _gate = self.gate.write().await;
+        let gate = self.gate.clone().write_owned().await;
         let db = self.db.clone();
         let meta = self.meta.clone();
         let (region, source_owned, table_owned) =
             (self.region.clone(), source.to_owned(), table.to_owned());
         let (applied, lag) = tokio::task::spawn_blocking(move || {
+            // Released when the batch is settled, even if this subscription
+            // is stopped (its task aborted) meanwhile.
+            let _gate = gate;
             apply_blocking(
                 &db,
                 &meta,
@@ -638,52 +638,6 @@ where
     Ok(serde_json::to_value(resp)?)
 }
 
-/// This region's own stream records of `table` after `after`.
-fn own_records(
-    db: &dynoxide::Database,
-    table: &str,
-    after: Option<&str>,
-) -> Result<Vec<Value>, ReplicationError> {
-    let desc = engine(|r| db.describe_table(r), json!({"TableName": table}))?;
-    let Some(stream_arn) = desc["Table"]["LatestStreamArn"].as_str().map(str::to_owned) else {
-        return Ok(Vec::new());
-    };
-    let stream = engine(|r| db.describe_stream(r), json!({"StreamArn": stream_arn}))?;
-    let Some(shard) = stream["StreamDescription"]["Shards"]
-        .as_array()
-        .and_then(|s| s.last())
-        .and_then(|s| s["ShardId"].as_str())
-        .map(str::to_owned)
-    else {
-        return Ok(Vec::new());
-    };
-    let request = match after {
-        Some(seq) => {
-            json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq})
-        }
-        None => {
-            json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"})
-        }
-    };
-    let mut iterator = engine(|r| db.get_shard_iterator(r), request)?["ShardIterator"]
-        .as_str()
-        .map(str::to_owned);
-    let mut out = Vec::new();
-    while let Some(it) = iterator {
-        let page = engine(
-            |r| db.get_records(r),
-            json!({"ShardIterator": it, "Limit": 1000}),
-        )?;
-        let records = page["Records"].as_array().cloned().unwrap_or_default();
-        if records.is_empty() {
-            break;
-        }
-        out.extend(records);
-        iterator = page["NextShardIterator"].as_str().map(str::to_owned);
-    }
-    Ok(out)
-}
-
 fn apply_blocking(
     db: &dynoxide::Database,
     meta: &Meta,
@@ -694,39 +648,63 @@ fn apply_blocking(
     position: Option<String>,
 ) -> Result<(usize, Option<f64>), ReplicationError> {
     // 1. Versions of this region's own writes since the last batch.
-    let own_position = meta.position(region, table)?;
-    let own = own_records(db, table, own_position.as_deref())?;
-    meta.transaction(|tx| {
-        for r in &own {
-            let seq = r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default();
-            let key = canonical_key(&r["dynamodb"]["Keys"]);
-            let v = Version {
-                micros: seq_micros(seq),
-                region: region.to_owned(),
-            };
-            meta::set_version(tx, table, &key, &v)?;
-            meta::set_position(tx, region, table, seq)?;
-        }
-        Ok(())
-    })?;
-    let own_position = own
-        .last()
-        .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned))
-        .or(own_position);
+    recovery::reconcile(db, meta, region, table)?;
 
-    // 2. Decide and apply: strictly newer versions only.
-    let mut decided: Vec<(String, Version)> = Vec::new();
-    let mut lag = None;
-    for rec in batch.iter().filter(|r| !r.echo) {
-        let key = canonical_key(&rec.keys);
-        let incoming = Version {
-            micros: rec.micros,
-            region: source.to_owned(),
-        };
-        let local = meta.transaction(|tx| meta::version(tx, table, &key))?;
-        if local.as_ref().is_some_and(|l| *l >= incoming) {
-            continue;
+    // 2. Decide: strictly newer versions only. The batch changes no
+    //    version before it is settled, so every decision reads the same.
+    let decided: Vec<(&Incoming, Intent)> = meta.transaction(|tx| {
+        let mut decided = Vec::new();
+        for rec in batch.iter().filter(|r| !r.echo) {
+            let intent = Intent {
+                key: canonical_key(&rec.keys),
+                remove: rec.new_image.is_none(),
+                version: Version {
+                    micros: rec.micros,
+                    region: source.to_owned(),
+                },
+                source_seq: rec.seq.clone(),
+            };
+            let local = meta::version(tx, table, &intent.key)?;
+            if local.is_none_or(|l| l < intent.version) {
+                decided.push((rec, intent));
+            }
         }
+        Ok(decided)
+    })?;
+    if decided.is_empty() {
+        if let Some(p) = &position {
+            meta.transaction(|tx| meta::set_position(tx, source, table, p))?;
+        }
+        return Ok((0, None));
+    }
+
+    // 3. The intents, then the writes, then the record of what they did;
+    //    a batch cut short here is settled before the gate opens.
+    let intents: Vec<Intent> = decided.iter().map(|(_, i)| i.clone()).collect();
+    meta.transaction(|tx| meta::add_intents(tx, table, &intents))?;
+    crate::fault::point("replication-after-intent");
+    let outcome = write(db, table, &decided).and_then(|lag| {
+        recovery::finish(db, meta, region, table, source, position.as_deref())?;
+        Ok(lag)
+    });
+    match outcome {
+        Ok(lag) => Ok((decided.len(), lag)),
+        Err(e) => {
+            recovery::settle(db, meta, region, table);
+            Err(e)
+        }
+    }
+}
+
+/// Makes a batch's decided writes in order, stopping at the first the
+/// engine refuses; the lag of the last one that came from a stream.
+fn write(
+    db: &dynoxide::Database,
+    table: &str,
+    decided: &[(&Incoming, Intent)],
+) -> Result<Option<f64>, ReplicationError> {
+    let mut lag = None;
+    for (rec, _) in decided {
         match &rec.new_image {
             Some(item) => engine(
                 |r| db.put_item(r),
@@ -737,44 +715,75 @@ fn apply_blocking(
                 json!({"TableName": table, "Key": rec.keys}),
             )?,
         };
+        crate::fault::point("replication-after-engine-write");
         if rec.seq.is_some() {
             lag = Some((now_micros() - rec.micros) as f64 / 1000.0);
         }
-        decided.push((key, incoming));
     }
-
-    // 3. What those applies wrote to this region's stream: marked, so peers
-    //    skip them, and passed over by step 1 next time.
-    let written = if decided.is_empty() {
-        Vec::new()
-    } else {
-        own_records(db, table, own_position.as_deref())?
-    };
-    meta.transaction(|tx| {
-        for (key, v) in &decided {
-            meta::set_version(tx, table, key, v)?;
-        }
-        for r in &written {
-            let seq = r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default();
-            meta::mark_applied(tx, table, seq)?;
-            meta::set_position(tx, region, table, seq)?;
-        }
-        if let Some(p) = &position {
-            meta::set_position(tx, source, table, p)?;
-        }
-        Ok(())
-    })?;
-    Ok((decided.len(), lag))
+    Ok(lag)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const TABLE: &str = "rides";
+
+    fn incoming(id: Value, micros: i64) -> Incoming {
+        let keys = json!({ "id": id });
+        Incoming {
+            seq: Some(format!("1000000000000000{micros:05}")),
+            micros,
+            new_image: Some(keys.clone()),
+            keys,
+            echo: false,
+        }
+    }
+
     #[test]
-    fn sequence_numbers_carry_microseconds() {
-        assert_eq!(seq_micros("100001764453862705905"), 1_764_453_862_705_905);
-        assert_eq!(seq_micros("garbage"), 0);
-        assert_eq!(seq_micros("5"), 0);
+    fn a_write_the_engine_refuses_mid_batch_leaves_the_earlier_ones_marked() {
+        let db = dynoxide::Database::memory().unwrap();
+        engine(
+            |r| db.create_table(r),
+            json!({
+                "TableName": TABLE,
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            }),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("replication.sqlite")).unwrap();
+        // The second item's key has the wrong type: the engine refuses it.
+        let batch = vec![
+            incoming(json!({"S": "k1"}), 10),
+            incoming(json!({"N": "2"}), 20),
+        ];
+        let last = batch[1].seq.clone();
+        let err = apply_blocking(&db, &meta, "ap", "eu", TABLE, batch, last).unwrap_err();
+        assert!(matches!(err, ReplicationError::Engine(_)), "{err}");
+
+        let written = recovery::own_records(&db, TABLE, None).unwrap();
+        assert_eq!(written.len(), 1);
+        let seq = written[0]["dynamodb"]["SequenceNumber"].as_str().unwrap();
+        assert!(
+            meta.is_applied(TABLE, seq).unwrap(),
+            "k1's record is marked"
+        );
+        assert_eq!(meta.position("eu", TABLE).unwrap(), None, "read again");
+        assert!(meta.tables_with_intents().unwrap().is_empty());
+        // The next batch does not take k1's record for a client write.
+        apply_blocking(&db, &meta, "ap", "eu", TABLE, Vec::new(), None).unwrap();
+        let k1 = canonical_key(&json!({"id": {"S": "k1"}}));
+        assert_eq!(
+            meta.transaction(|tx| meta::version(tx, TABLE, &k1))
+                .unwrap(),
+            Some(Version {
+                micros: 10,
+                region: "eu".into()
+            })
+        );
     }
 }
