@@ -3,8 +3,7 @@
 //! from the credentials file. This module holds its wire types and the one
 //! typed client the CLI and the processes themselves use.
 
-use crate::authz::{Context, Denied, Need};
-use crate::door::{Policies, Refusal};
+use crate::authz::regional::RoleDocuments;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -85,25 +84,6 @@ impl ControlError {
     }
 }
 
-/// A region's door asks the global process.
-#[async_trait::async_trait]
-impl Policies for ControlClient {
-    async fn authorize(
-        &self,
-        role_arn: &str,
-        needs: &[Need],
-        ctx: &Context,
-    ) -> Result<(), Refusal> {
-        match ControlClient::authorize(self, role_arn, needs, ctx).await {
-            Ok(None) => Ok(()),
-            Ok(Some(denied)) => Err(Refusal::Denied(denied)),
-            Err(e) => Err(Refusal::Unavailable(format!(
-                "cannot read {role_arn}'s policies from the global process: {e}"
-            ))),
-        }
-    }
-}
-
 /// A typed client for one process's control API.
 #[derive(Clone)]
 pub struct ControlClient {
@@ -176,41 +156,15 @@ impl ControlClient {
             .await
     }
 
-    /// Whether the sandbox's IAM has a role with this ARN (global process).
-    pub async fn role_exists(&self, arn: &str) -> Result<bool, ControlError> {
-        Ok(self.role(arn).await?["exists"].as_bool().unwrap_or(false))
-    }
-
-    /// A role's trust policy (global process); `None` for no such role.
-    pub async fn role_trust(&self, arn: &str) -> Result<Option<Value>, ControlError> {
-        let v = self.role(arn).await?;
-        Ok(Some(v["trust"].clone()).filter(|t| !t.is_null()))
-    }
-
-    async fn role(&self, arn: &str) -> Result<Value, ControlError> {
+    /// A role's documents (global process): whether it exists, its trust
+    /// policy and its identity-based policies.
+    pub async fn role_documents(&self, arn: &str) -> Result<RoleDocuments, ControlError> {
         let query =
             serde_urlencoded::to_string([("arn", arn)]).expect("string pairs always encode");
-        self.send(self.http.get(format!("{}/iam/role?{query}", self.base)))
-            .await
-    }
-
-    /// The first of `needs` a role's policies do not allow, evaluated by
-    /// the global process's IAM.
-    pub async fn authorize(
-        &self,
-        role_arn: &str,
-        needs: &[Need],
-        ctx: &Context,
-    ) -> Result<Option<Denied>, ControlError> {
-        let body = serde_json::json!({"roleArn": role_arn, "needs": needs, "context": ctx});
         let v: Value = self
-            .send(
-                self.http
-                    .post(format!("{}/iam/authorize", self.base))
-                    .json(&body),
-            )
+            .send(self.http.get(format!("{}/iam/role?{query}", self.base)))
             .await?;
-        serde_json::from_value(v["denied"].clone()).map_err(ControlError::Json)
+        serde_json::from_value(v).map_err(ControlError::Json)
     }
 
     /// The values of the CNAME record `name` in the sandbox's hosted zones

@@ -397,6 +397,8 @@ pub fn serve(edge: std::sync::Arc<Edge>, listener: std::net::TcpListener) -> std
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let app = axum::Router::new().fallback(handler).with_state(edge);
     tokio::spawn(async move {
+        let listener =
+            crate::limits::LimitedListener::new(listener, crate::limits::MAX_CONNECTIONS);
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("the edge proxy stopped: {e}");
         }

@@ -23,6 +23,7 @@ pub mod edge;
 pub mod fault;
 pub mod glob;
 pub mod launcher;
+pub mod limits;
 pub mod query;
 pub mod server;
 pub mod services;

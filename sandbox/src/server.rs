@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
+use crate::authz::regional::{RegionalIam, RoleDocuments};
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
 use crate::credentials::{CredentialsError, SandboxSecrets};
 use crate::door::{self, Destination, ServiceError};
@@ -34,8 +35,7 @@ use crate::store::{OpenError, StoreError};
 use crate::topology::{GLOBAL, Layout, Topology};
 use crate::wire::respond;
 
-/// Largest request body accepted (DynamoDB's batch limit is 16 MB).
-const MAX_BODY: usize = 20 * 1024 * 1024;
+use crate::limits::{self, MAX_BODY};
 
 /// Why a sandbox process could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -212,10 +212,13 @@ pub async fn serve_until(
         .local_addr()
         .map_err(io_error("on the listener it was handed"))?;
     tracing::info!(process = role.name(), %address, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(io_error("on the listener it was handed"))?;
+    axum::serve(
+        limits::LimitedListener::new(listener, limits::MAX_CONNECTIONS),
+        app,
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(io_error("on the listener it was handed"))?;
     Ok(())
 }
 
@@ -322,8 +325,9 @@ struct RegionProcess {
     lambda: Arc<Lambda>,
     acm: Arc<Acm>,
     apigateway: Arc<ApiGateway>,
-    /// The global process's IAM, for governed callers.
-    policies: control::ControlClient,
+    /// The global process's IAM, for governed callers, Lambda's roles
+    /// and Cognito's.
+    policies: Arc<RegionalIam>,
     cognito: Cognito,
     s3: S3,
 }
@@ -404,13 +408,20 @@ impl RegionProcess {
         );
         let dynamo = Dynamo::start(region, db, meta, replicator.clone(), controls).await?;
         replicator.refresh();
-        let global = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
+        let policies = Arc::new(RegionalIam::new(control::ControlClient::new(
+            &topology.global.url(),
+            &secrets.control_token,
+        )));
         // Lambda can assume a role that exists and whose trust policy lets
         // the service `lambda.amazonaws.com` assume it.
+        let iam = policies.clone();
         let role_exists: crate::services::lambda::RoleCheck = Arc::new(move |arn: String| {
-            let global = global.clone();
+            let iam = iam.clone();
             Box::pin(async move {
-                let Ok(Some(trust)) = global.role_trust(&arn).await else {
+                let Ok(RoleDocuments {
+                    trust: Some(trust), ..
+                }) = iam.role(&arn).await
+                else {
                     return false;
                 };
                 let lambda = crate::authz::Requester {
@@ -450,7 +461,6 @@ impl RegionProcess {
             secrets.clone(),
             acm.clone(),
         )?;
-        let policies = control::ControlClient::new(&topology.global.url(), &secrets.control_token);
         Ok(RegionProcess {
             region: region.to_owned(),
             secrets,
@@ -545,11 +555,12 @@ impl RegionProcess {
     async fn check_cognito_trust(&self, grant: &Grant) -> Result<(), ServiceError> {
         let trust = self
             .policies
-            .role_trust(&grant.role)
+            .role(&grant.role)
             .await
             .map_err(|e| {
                 ServiceError::internal(format!("cannot read {}'s trust policy: {e}", grant.role))
             })?
+            .trust
             .ok_or_else(Cognito::untrusted)?;
         let requester = crate::authz::Requester {
             federated: Some("cognito-identity.amazonaws.com".into()),
@@ -578,7 +589,8 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
     if path.starts_with(control::PREFIX) {
         return p.control(&parts.method, &path, &parts.headers, body).await;
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let limit = limits::body_limit(&parts.headers, &p.secrets);
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             let mut e = too_large();
@@ -599,7 +611,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         body: body.clone(),
         secrets: &p.secrets,
         signed,
-        policies: &p.policies,
+        policies: &*p.policies,
     };
     match destination {
         Some(Destination::DynamoDb) => {
@@ -651,7 +663,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         .apigateway
         .serve(
             &p.lambda,
-            &p.policies,
+            &*p.policies,
             &parts.method,
             &path,
             path_and_query,
@@ -748,35 +760,10 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
                 }
                 axum::Json(edge.config()).into_response()
             }
-            "iam/authorize" if authorised(&parts.headers, &g.secrets) => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Ask {
-                    role_arn: String,
-                    needs: Vec<crate::authz::Need>,
-                    context: crate::authz::Context,
-                }
-                let body = match axum::body::to_bytes(body, MAX_BODY).await {
-                    Ok(b) => b,
-                    Err(e) => return control_error(StatusCode::BAD_REQUEST, e),
-                };
-                match serde_json::from_slice::<Ask>(&body) {
-                    Ok(ask) => {
-                        let denied = g
-                            .iam
-                            .authorize(&ask.role_arn, &ask.needs, &ask.context)
-                            .err();
-                        axum::Json(json!({"denied": denied})).into_response()
-                    }
-                    Err(e) => control_error(StatusCode::BAD_REQUEST, e),
-                }
-            }
             "iam/role" if authorised(&parts.headers, &g.secrets) => {
                 let query = QueryRequest::parse(&[], parts.uri.query());
                 let arn = query.get("arn").unwrap_or_default();
-                let exists = g.iam.role_by_arn(arn).is_some();
-                let trust = g.iam.trust_of(arn);
-                axum::Json(json!({"exists": exists, "trust": trust})).into_response()
+                axum::Json(g.iam.documents(arn)).into_response()
             }
             _ => control_error(
                 StatusCode::NOT_FOUND,
@@ -784,7 +771,8 @@ async fn global_handler(State(g): State<Arc<GlobalProcess>>, req: Request) -> Re
             ),
         };
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let limit = limits::body_limit(&parts.headers, &g.secrets);
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return door::IAM.respond(Err(too_large())),
     };

@@ -493,3 +493,49 @@ async fn facebook_logins_through_cognito_keep_users_apart() {
         .await
         .expect("the dialog's token logs in");
 }
+
+/// Regions evaluate IAM themselves with the global process's documents,
+/// keeping the last ones they saw: with the global process killed, a
+/// signed-in user keeps filing tickets (execute-api for the user's role,
+/// DynamoDB for the function's), and keeps logging in (the role's trust),
+/// as AWS's regional data planes keep authorizing while IAM's control
+/// plane is down.
+#[tokio::test]
+async fn regions_keep_authorizing_through_a_global_outage() {
+    let mut sb = TestSandbox::start();
+    let d = deploy(&sb, &ticket_bootstrap()).await;
+    let pool = identity_pool(&sb, &d.api).await;
+    let (alice, _) = common::facebook_login(&sb, &pool, "10000000007").await;
+    let file = |n: u32| format!(r#"{{"description":"ticket number {n} of two","priority":"low"}}"#);
+    let post = |creds: aws_credential_types::Credentials, body: String| {
+        let url = format!("{}/tickets", d.base);
+        async move {
+            signed_call(&url, "POST", None, PRIMARY, &creds, Some(&body))
+                .await
+                .status()
+        }
+    };
+    assert_eq!(post(alice.clone(), file(1)).await, 201);
+
+    sb.kill("global");
+    assert_eq!(
+        post(alice.clone(), file(2)).await,
+        201,
+        "with the last known policies"
+    );
+    let (again, _) = common::facebook_login(&sb, &pool, "10000000007").await;
+    let list: Value = signed_call(
+        &format!("{}/tickets", d.base),
+        "GET",
+        None,
+        PRIMARY,
+        &again,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(list["tickets"].as_array().map(Vec::len), Some(2), "{list}");
+    sb.revive("global").await;
+}

@@ -772,3 +772,56 @@ async fn an_instance_dies_with_its_children_and_leaks_no_listener() {
         .args(["-9", &second.to_string()])
         .status();
 }
+
+/// Past the sandbox's concurrency cap, at most `MAX_WAITING` invocations
+/// wait for an instance; the rest are throttled at once, as AWS throttles
+/// past the account's concurrency, so a flood cannot queue without bound.
+#[tokio::test]
+async fn invocations_past_the_cap_and_the_waiting_line_are_throttled() {
+    use wildrydes_sandbox::services::lambda::runtime::{MAX_WAITING, SANDBOX_CONCURRENCY_CAP};
+    let sb = TestSandbox::start();
+    let lambda = create(&sb, "flood", zip_bootstrap(SCRIPT.as_bytes()), 30, &[]).await;
+    let extra = 8;
+    let total = SANDBOX_CONCURRENCY_CAP + MAX_WAITING + extra;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..total {
+        let lambda = lambda.clone();
+        calls.spawn(async move {
+            lambda
+                .invoke()
+                .function_name("flood")
+                .payload(Blob::new(
+                    json!({"action": "sleep", "seconds": 3}).to_string(),
+                ))
+                .send()
+                .await
+        });
+    }
+    let results = calls.join_all().await;
+    let mut throttled = 0;
+    for result in &results {
+        match result {
+            Ok(out) => assert_eq!(out.function_error(), None, "a served call ran whole"),
+            Err(e) => {
+                let e = e.as_service_error().expect("a service error");
+                assert!(e.is_too_many_requests_exception(), "{e:?}");
+                let aws_sdk_lambda::operation::invoke::InvokeError::TooManyRequestsException(t) = e
+                else {
+                    panic!("{e:?}");
+                };
+                assert_eq!(
+                    t.reason(),
+                    Some(&aws_sdk_lambda::types::ThrottleReason::ConcurrentInvocationLimitExceeded)
+                );
+                throttled += 1;
+            }
+        }
+    }
+    // Every call was sent before the first could finish (3 s), so exactly
+    // the cap runs, the line waits, and the rest are refused; a slow
+    // sender can only let more through, never fewer.
+    assert!(
+        (1..=extra).contains(&throttled),
+        "{throttled} of {total} throttled"
+    );
+}

@@ -21,6 +21,7 @@
 pub mod actions;
 mod condition;
 pub mod managed;
+pub mod regional;
 
 use std::collections::BTreeMap;
 

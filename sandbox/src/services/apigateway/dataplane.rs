@@ -364,7 +364,9 @@ impl ApiGateway {
                         "InternalServerErrorException",
                         r#"{"message": "Endpoint request timed out"}"#.into(),
                     ),
-                    Ok(Err(InvokeError::NotFound | InvokeError::Throttled)) => internal_error(),
+                    Ok(Err(InvokeError::NotFound | InvokeError::Throttled | InvokeError::Busy)) => {
+                        internal_error()
+                    }
                     Ok(Ok((_, Outcome::Response(payload)))) => {
                         proxy_response(&payload).unwrap_or_else(bad_gateway)
                     }

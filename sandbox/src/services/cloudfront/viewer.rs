@@ -215,6 +215,8 @@ pub fn serve(cf: Arc<CloudFront>, listener: std::net::TcpListener) -> std::io::R
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let app = axum::Router::new().fallback(viewer).with_state(cf);
     tokio::spawn(async move {
+        let listener =
+            crate::limits::LimitedListener::new(listener, crate::limits::MAX_CONNECTIONS);
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("the CloudFront edge stopped: {e}");
         }

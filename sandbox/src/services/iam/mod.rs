@@ -10,6 +10,7 @@ use crate::door::{Reply, ServiceError};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::regional::RoleDocuments;
 use crate::authz::{Context, Denied, Need, managed};
 use crate::credentials::ACCOUNT_ID;
 use crate::door::table::by_name;
@@ -124,25 +125,33 @@ impl Iam {
         state.roles.values().find(|r| r.arn() == arn).cloned()
     }
 
-    /// The first of `needs` that `role_arn`'s identity-based policies
-    /// (inline, and the AWS managed ones attached) do not allow; an
-    /// unknown role is allowed nothing.
+    /// A role's documents: its trust policy and its identity-based
+    /// policies (inline, then the AWS managed ones attached); an unknown
+    /// role has none.
+    pub fn documents(&self, role_arn: &str) -> RoleDocuments {
+        let Some(role) = self.role_by_arn(role_arn) else {
+            return RoleDocuments::default();
+        };
+        RoleDocuments {
+            exists: true,
+            trust: serde_json::from_str(&role.assume_role_policy).ok(),
+            policies: role
+                .inline
+                .values()
+                .filter_map(|doc| serde_json::from_str(doc).ok())
+                .chain(
+                    role.attached
+                        .iter()
+                        .filter_map(|arn| managed::document(arn)),
+                )
+                .collect(),
+        }
+    }
+
+    /// The first of `needs` that `role_arn`'s identity-based policies do
+    /// not allow; an unknown role is allowed nothing.
     pub fn authorize(&self, role_arn: &str, needs: &[Need], ctx: &Context) -> Result<(), Denied> {
-        let policies: Vec<serde_json::Value> = self
-            .role_by_arn(role_arn)
-            .map(|role| {
-                role.inline
-                    .values()
-                    .filter_map(|doc| serde_json::from_str(doc).ok())
-                    .chain(
-                        role.attached
-                            .iter()
-                            .filter_map(|arn| managed::document(arn)),
-                    )
-                    .collect()
-            })
-            .unwrap_or_default();
-        match crate::authz::first_denied(&policies, needs, ctx) {
+        match crate::authz::first_denied(&self.documents(role_arn).policies, needs, ctx) {
             Some(denied) => Err(denied),
             None => Ok(()),
         }
@@ -150,8 +159,7 @@ impl Iam {
 
     /// A role's trust policy, parsed (`None` for no such role).
     pub fn trust_of(&self, role_arn: &str) -> Option<serde_json::Value> {
-        let role = self.role_by_arn(role_arn)?;
-        serde_json::from_str(&role.assume_role_policy).ok()
+        self.documents(role_arn).trust
     }
 
     fn save(&self, state: &IamState) -> Result<(), ServiceError> {

@@ -331,6 +331,7 @@ impl Lambda {
         {
             Ok(outcome) => Ok((request_id, outcome)),
             Err(PlaceError::Throttled) => Err(InvokeError::Throttled),
+            Err(PlaceError::Busy) => Err(InvokeError::Busy),
         }
     }
 
@@ -348,7 +349,10 @@ impl Lambda {
 #[derive(Debug, PartialEq, Eq)]
 pub enum InvokeError {
     NotFound,
+    /// Reserved concurrency exhausted.
     Throttled,
+    /// The sandbox's concurrency cap reached, and its waiting line full.
+    Busy,
 }
 
 /// The payload Invoke returns for an outcome, and whether it is a function

@@ -471,6 +471,12 @@ impl Lambda {
                 "Reason",
                 "ReservedFunctionConcurrentInvocationLimitExceeded",
             )),
+            Err(InvokeError::Busy) => Err(ServiceError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+            )
+            .with("Reason", "ConcurrentInvocationLimitExceeded")),
             Ok((request_id, outcome)) => {
                 let (payload, function_error) =
                     outcome_payload(&request_id, outcome, self.timeout_of(name));

@@ -111,14 +111,35 @@ impl Drop for Instance {
 /// Why an invocation could not be placed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PlaceError {
-    /// Reserved concurrency (or the sandbox cap) is exhausted.
+    /// Reserved concurrency is exhausted.
     Throttled,
+    /// The sandbox cap is reached and [`MAX_WAITING`] invocations already
+    /// wait for an instance (AWS's account concurrency limit).
+    Busy,
 }
 
 #[derive(Default)]
 struct PoolState {
     idle: Vec<Arc<Instance>>,
     busy: usize,
+    /// Invocations waiting for an instance to be released.
+    waiting: usize,
+}
+
+/// Invocations of one function that may wait for an instance once
+/// [`SANDBOX_CONCURRENCY_CAP`] run; more are throttled, so a flood cannot
+/// queue without bound.
+pub const MAX_WAITING: usize = 64;
+
+/// A place in the waiting line, given back on drop (also when the caller
+/// gives up).
+struct Waiter<'a>(&'a Pool);
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.waiting = s.waiting.saturating_sub(1);
+    }
 }
 
 /// All instances of one function.
@@ -182,7 +203,10 @@ impl Pool {
                 } else if limit.is_some() {
                     // Reserved concurrency exhausted: AWS throttles at once.
                     return Err(PlaceError::Throttled);
+                } else if s.waiting >= MAX_WAITING {
+                    return Err(PlaceError::Busy);
                 } else {
+                    s.waiting += 1;
                     None
                 }
             };
@@ -203,7 +227,10 @@ impl Pool {
                         }
                     }
                 }
-                None => self.released.notified().await,
+                None => {
+                    let _waiter = Waiter(self);
+                    self.released.notified().await;
+                }
             }
         };
         let Some(instance) = slot.instance.clone() else {
