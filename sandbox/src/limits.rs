@@ -5,7 +5,8 @@
 //! [`MAX_BODY`] (DynamoDB's 16 MB batches fit) for a request signed with a
 //! key the sandbox issued, [`MAX_ANONYMOUS_BODY`] for anything else, so a
 //! stranger cannot make a process buffer 20 MiB before its signature is
-//! even checked.
+//! even checked. A function's Runtime API answers only its owner's
+//! processes ([`OwnerOnlyListener`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -145,5 +146,90 @@ impl AsyncWrite for LimitedStream {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+/// A listener that serves only connections from processes of this
+/// process's own user: the Lambda Runtime API, which hands out
+/// invocations (payloads, and through them the caller's data) to whoever
+/// asks. Other users' connections are closed unanswered. The peer's user
+/// is the owner of its end of the connection in `/proc/net/tcp`.
+pub struct OwnerOnlyListener {
+    inner: TcpListener,
+    uid: u32,
+}
+
+impl OwnerOnlyListener {
+    pub fn new(inner: TcpListener) -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        OwnerOnlyListener { inner, uid }
+    }
+}
+
+impl axum::serve::Listener for OwnerOnlyListener {
+    type Io = TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => {
+                    let local = stream.local_addr().ok();
+                    if local.and_then(|l| peer_uid(l, peer)) == Some(self.uid) {
+                        return (stream, peer);
+                    }
+                    tracing::warn!(%peer, "refused a connection from another user");
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// The user owning the other end of a loopback IPv4 connection: the
+/// socket whose local address is `peer` and remote address `local`.
+fn peer_uid(local: std::net::SocketAddr, peer: std::net::SocketAddr) -> Option<u32> {
+    let hex = |a: std::net::SocketAddr| match a {
+        std::net::SocketAddr::V4(v4) => Some(format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        )),
+        std::net::SocketAddr::V6(_) => None,
+    };
+    let (peer, local) = (hex(peer)?, hex(local)?);
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&peer.as_str()) && fields.get(2) == Some(&local.as_str()))
+            .then(|| fields.get(7)?.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_of_a_loopback_connection_is_found_with_its_user() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        assert_eq!(peer_uid(server.local_addr().unwrap(), peer), Some(me));
+        assert_eq!(peer, client.local_addr().unwrap());
+        // A connection that does not exist has no owner.
+        let nobody: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(peer_uid(server.local_addr().unwrap(), nobody), None);
     }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
-use crate::authz::regional::{RegionalIam, RoleDocuments};
+use crate::authz::regional::RegionalIam;
 use crate::control::{self, Ready, ReplicaCreate, ReplicaDelete, ReplicaStatus, ReplicationReport};
 use crate::credentials::{CredentialsError, SandboxSecrets};
 use crate::door::{self, Destination, ServiceError};
@@ -23,7 +23,6 @@ use crate::query::QueryRequest;
 use crate::services::acm::Acm;
 use crate::services::apigateway::ApiGateway;
 use crate::services::cognito::Cognito;
-use crate::services::cognito::operations::Grant;
 use crate::services::dynamodb::Dynamo;
 use crate::services::dynamodb::meta::{Meta, MetaError};
 use crate::services::dynamodb::recovery;
@@ -412,29 +411,10 @@ impl RegionProcess {
             &topology.global.url(),
             &secrets.control_token,
         )));
-        // Lambda can assume a role that exists and whose trust policy lets
-        // the service `lambda.amazonaws.com` assume it.
         let iam = policies.clone();
         let role_exists: crate::services::lambda::RoleCheck = Arc::new(move |arn: String| {
             let iam = iam.clone();
-            Box::pin(async move {
-                let Ok(RoleDocuments {
-                    trust: Some(trust), ..
-                }) = iam.role(&arn).await
-                else {
-                    return false;
-                };
-                let lambda = crate::authz::Requester {
-                    service: Some("lambda.amazonaws.com".into()),
-                    ..Default::default()
-                };
-                crate::authz::trusts(
-                    &trust,
-                    &lambda,
-                    "sts:AssumeRole",
-                    &crate::authz::Context::default(),
-                ) == crate::authz::Verdict::Allow
-            })
+            Box::pin(async move { iam.lambda_can_assume(&arn).await })
         });
         let endpoint = topology.region(region).map(|e| e.url()).unwrap_or_default();
         let lambda = Lambda::open(
@@ -547,42 +527,6 @@ impl RegionProcess {
     }
 }
 
-impl RegionProcess {
-    /// Cognito hands out a role's credentials only when the role's trust
-    /// policy lets `cognito-identity.amazonaws.com` assume it for this
-    /// identity (`aud` its pool, `amr` how it logged in), as AWS's STS
-    /// checks `AssumeRoleWithWebIdentity`.
-    async fn check_cognito_trust(&self, grant: &Grant) -> Result<(), ServiceError> {
-        let trust = self
-            .policies
-            .role(&grant.role)
-            .await
-            .map_err(|e| {
-                ServiceError::internal(format!("cannot read {}'s trust policy: {e}", grant.role))
-            })?
-            .trust
-            .ok_or_else(Cognito::untrusted)?;
-        let requester = crate::authz::Requester {
-            federated: Some("cognito-identity.amazonaws.com".into()),
-            ..Default::default()
-        };
-        let ctx = crate::authz::Context::default()
-            .with(
-                "cognito-identity.amazonaws.com:aud",
-                [grant.pool_id.as_str()],
-            )
-            .with(
-                "cognito-identity.amazonaws.com:sub",
-                [grant.identity.as_str()],
-            )
-            .with("cognito-identity.amazonaws.com:amr", grant.amr());
-        match crate::authz::trusts(&trust, &requester, "sts:AssumeRoleWithWebIdentity", &ctx) {
-            crate::authz::Verdict::Allow => Ok(()),
-            _ => Err(Cognito::untrusted()),
-        }
-    }
-}
-
 async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
@@ -627,7 +571,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
             let resp = door(door::COGNITO_IDENTITY, signed)
                 .serve(|input| async move {
                     if let Some(grant) = p.cognito.grant(&input) {
-                        p.check_cognito_trust(&grant?).await?;
+                        p.policies.cognito_can_assume(&grant?).await?;
                     }
                     p.cognito.handle(&input)
                 })

@@ -825,3 +825,79 @@ async fn invocations_past_the_cap_and_the_waiting_line_are_throttled() {
         "{throttled} of {total} throttled"
     );
 }
+
+/// A function's Runtime API answers its owner's processes only: another
+/// user on the machine cannot take or answer invocations. (Run as root,
+/// the test also connects as `nobody`; otherwise it checks the owner's
+/// side alone and says so.)
+#[tokio::test]
+async fn the_runtime_api_answers_only_its_owners_processes() {
+    const ADDRESS: &str = r#"#!/usr/bin/python3
+import json, os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = f"http://{api}/2018-06-01/runtime/invocation"
+while True:
+    r = urllib.request.urlopen(f"{base}/next")
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    r.read()
+    body = json.dumps({"api": api}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{base}/{rid}/response", data=body, method="POST"))
+"#;
+    let sb = TestSandbox::start();
+    let lambda = create(
+        &sb,
+        "runtime-owner",
+        zip_bootstrap(ADDRESS.as_bytes()),
+        10,
+        &[],
+    )
+    .await;
+    let (error, body) = invoke(&lambda, "runtime-owner", json!({})).await;
+    assert_eq!(error, None, "{body}");
+    let api = body["api"].as_str().unwrap().to_owned();
+    // Answering an invocation that does not exist: the API's own refusal.
+    let probe = format!(
+        "import urllib.request, urllib.error, sys\ntry:\n    urllib.request.urlopen(urllib.request.Request('http://{api}/2018-06-01/runtime/invocation/none/response', data=b'{{}}', method='POST'), timeout=5)\nexcept urllib.error.HTTPError as e:\n    print(e.code); sys.exit(0)\nexcept Exception as e:\n    print(type(e).__name__); sys.exit(1)\n"
+    );
+    let run = |as_nobody: bool| {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.args(["-c", &probe]);
+        if as_nobody {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe libc calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd.output().expect("run python3")
+    };
+    let owner = run(false);
+    assert!(
+        owner.status.success(),
+        "the owner is answered: {}",
+        String::from_utf8_lossy(&owner.stdout)
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the other-user half of this test needs root to run as nobody");
+        return;
+    }
+    let other = run(true);
+    let said = String::from_utf8_lossy(&other.stdout);
+    assert!(
+        !other.status.success()
+            && ["RemoteDisconnected", "ConnectionResetError", "URLError"]
+                .iter()
+                .any(|e| said.contains(e)),
+        "another user was answered, or the probe failed otherwise: {said} {}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    // The function still serves its owner.
+    let (error, _) = invoke(&lambda, "runtime-owner", json!({})).await;
+    assert_eq!(error, None);
+}

@@ -13,9 +13,11 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Context, Need};
+use super::{Context, Need, Requester, Verdict, trusts};
 use crate::control::{ControlClient, ControlError};
-use crate::door::{Policies, Refusal};
+use crate::door::{Policies, Refusal, ServiceError};
+use crate::services::cognito::Cognito;
+use crate::services::cognito::operations::Grant;
 
 /// A role's documents, as the global process's IAM holds them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,58 @@ impl RegionalIam {
                 }
                 None => Err(e),
             },
+        }
+    }
+}
+
+impl RegionalIam {
+    /// Whether Lambda can assume a role: it exists and its trust policy
+    /// lets the service `lambda.amazonaws.com` assume it.
+    pub async fn lambda_can_assume(&self, arn: &str) -> bool {
+        let Ok(RoleDocuments {
+            trust: Some(trust), ..
+        }) = self.role(arn).await
+        else {
+            return false;
+        };
+        let lambda = Requester {
+            service: Some("lambda.amazonaws.com".into()),
+            ..Requester::default()
+        };
+        trusts(&trust, &lambda, "sts:AssumeRole", &Context::default()) == Verdict::Allow
+    }
+
+    /// Cognito hands out a role's credentials only when the role's trust
+    /// policy lets `cognito-identity.amazonaws.com` assume it for this
+    /// identity (`aud` its pool, `sub` the identity, `amr` how it logged
+    /// in), as AWS's STS checks `AssumeRoleWithWebIdentity`; AWS's
+    /// `InvalidIdentityPoolConfigurationException` otherwise.
+    pub(crate) async fn cognito_can_assume(&self, grant: &Grant) -> Result<(), ServiceError> {
+        let trust = self
+            .role(&grant.role)
+            .await
+            .map_err(|e| {
+                ServiceError::internal(format!("cannot read {}'s trust policy: {e}", grant.role))
+            })?
+            .trust
+            .ok_or_else(Cognito::untrusted)?;
+        let requester = Requester {
+            federated: Some("cognito-identity.amazonaws.com".into()),
+            ..Requester::default()
+        };
+        let ctx = Context::default()
+            .with(
+                "cognito-identity.amazonaws.com:aud",
+                [grant.pool_id.as_str()],
+            )
+            .with(
+                "cognito-identity.amazonaws.com:sub",
+                [grant.identity.as_str()],
+            )
+            .with("cognito-identity.amazonaws.com:amr", grant.amr());
+        match trusts(&trust, &requester, "sts:AssumeRoleWithWebIdentity", &ctx) {
+            Verdict::Allow => Ok(()),
+            _ => Err(Cognito::untrusted()),
         }
     }
 }

@@ -276,6 +276,21 @@ pub async fn signed_call(
     creds: &Credentials,
     body: Option<&str>,
 ) -> reqwest::Response {
+    try_signed_call(url, method, host_header, region, creds, body)
+        .await
+        .expect("send")
+}
+
+/// [`signed_call`] that reports a failed send (a region down) instead of
+/// panicking; it gives up after 10 s.
+pub async fn try_signed_call(
+    url: &str,
+    method: &str,
+    host_header: Option<&str>,
+    region: &str,
+    creds: &Credentials,
+    body: Option<&str>,
+) -> reqwest::Result<reqwest::Response> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let parsed = reqwest::Url::parse(url).unwrap();
     let host = host_header
@@ -315,10 +330,10 @@ pub async fn signed_call(
         builder = builder.header(k.as_str(), v.to_str().unwrap());
     }
     builder
+        .timeout(Duration::from_secs(10))
         .body(body.unwrap_or("").to_owned())
         .send()
         .await
-        .unwrap()
 }
 
 /// A table keyed like the tickets table: `owner` (S) + `id` (S).

@@ -347,7 +347,7 @@ async fn start_instance(spec: &LaunchSpec) -> std::io::Result<Instance> {
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api.clone());
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(crate::limits::OwnerOnlyListener::new(listener), router).await;
     });
 
     if let Some(dir) = spec.log_file.parent() {
