@@ -5,19 +5,23 @@
 //! pattern × text steps and no recursion, however many stars a hostile
 //! policy holds (`*a*a*a…*b` took exponential time with the recursive
 //! matcher, under service locks).
+//!
+//! It steps through characters, not bytes: `?` is one character, as IAM
+//! documents, so `site/?` matches `site/é` and a `Deny` naming it applies
+//! to that ARN.
 
-fn go(p: &[u8], t: &[u8], fold: bool) -> bool {
-    let same = |a: u8, b: u8| a == b || (fold && a.eq_ignore_ascii_case(&b));
+fn go(p: &[char], t: &[char], fold: bool) -> bool {
+    let same = |a: char, b: char| a == b || (fold && a.eq_ignore_ascii_case(&b));
     let (mut pi, mut ti) = (0, 0);
     // Where the last `*` was, and the text position it currently covers up to.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         match p.get(pi) {
-            Some(b'*') => {
+            Some('*') => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == b'?' || same(c, t[ti]) => {
+            Some(&c) if c == '?' || same(c, t[ti]) => {
                 pi += 1;
                 ti += 1;
             }
@@ -32,17 +36,21 @@ fn go(p: &[u8], t: &[u8], fold: bool) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn chars(s: &str) -> Vec<char> {
+    s.chars().collect()
 }
 
 /// Whether `text` matches `pattern` exactly but for wildcards (ARNs).
 pub fn matches(pattern: &str, text: &str) -> bool {
-    go(pattern.as_bytes(), text.as_bytes(), false)
+    go(&chars(pattern), &chars(text), false)
 }
 
 /// As [`matches`], ignoring ASCII case (actions).
 pub fn matches_ignore_case(pattern: &str, text: &str) -> bool {
-    go(pattern.as_bytes(), text.as_bytes(), true)
+    go(&chars(pattern), &chars(text), true)
 }
 
 #[cfg(test)]
@@ -62,6 +70,12 @@ mod tests {
         assert!(matches_ignore_case("dynamodb:*", "DynamoDB:GetItem"));
         assert!(!matches("Dynamodb:GetItem", "dynamodb:GetItem"));
         assert!(matches("a?c", "abc"));
+        assert!(
+            matches("site/?", "site/é"),
+            "? is one character, not one byte"
+        );
+        assert!(!matches("site/??", "site/é"));
+        assert!(matches_ignore_case("A??", "aßc"));
     }
 
     /// The reference: the textbook dynamic programme.
@@ -104,8 +118,9 @@ mod tests {
         let texts = words(b"ab", 6);
         for p in &patterns {
             for t in &texts {
+                let text = |w: &[u8]| String::from_utf8(w.to_vec()).unwrap();
                 assert_eq!(
-                    go(p, t, false),
+                    matches(&text(p), &text(t)),
                     reference(p, t),
                     "{:?} {:?}",
                     String::from_utf8_lossy(p),

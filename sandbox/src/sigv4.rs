@@ -299,11 +299,14 @@ fn check_time(headers: &HeaderMap, scope: &Scope) -> Result<OffsetDateTime, Auth
             "X-Amz-Date '{date_text}' is not in ISO 8601 basic format"
         ))
     })?;
-    if !date_text.starts_with(&scope.date) {
+    // The signer takes the scope's date from the request time, so the date
+    // the header claims is compared here, whole (a prefix such as `2024` or
+    // an empty one is not the date).
+    let day = date_text.get(..8).unwrap_or(date_text);
+    if day != scope.date {
         return Err(AuthFailure::Skew(format!(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{date_text}'.",
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{day}', from '{date_text}'.",
             scope.date,
-            &date_text[..8.min(date_text.len())]
         )));
     }
     let now = OffsetDateTime::now_utc();
@@ -369,6 +372,11 @@ fn signature_for(
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
+    // A target that is no path (`host:80`, `*`) is signed by no client,
+    // and the signer panics on a URI without a path.
+    if !path_and_query.starts_with('/') {
+        return Err(AuthFailure::BadSignature);
+    }
     let identity: Identity =
         Credentials::new(&scope.access_key_id, secret, None, None, "sandbox").into();
     let params = SigningParams::builder()
@@ -412,6 +420,29 @@ mod tests {
             parse_authorization("AWS4-HMAC-SHA256 SignedHeaders=host, Signature=x"),
             Err(AuthFailure::Incomplete(_))
         ));
+    }
+
+    #[test]
+    fn the_scope_date_is_the_request_date_whole() {
+        let now = amz_date(OffsetDateTime::now_utc());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-date", now.parse().unwrap());
+        let scope = |date: &str| Scope {
+            access_key_id: "AKIA".into(),
+            date: date.into(),
+            region: "eu-west-1".into(),
+            service: "dynamodb".into(),
+        };
+        assert!(check_time(&headers, &scope(&now[..8])).is_ok());
+        for claimed in ["", &now[..4], &now[..7], "20000101"] {
+            assert!(
+                matches!(
+                    check_time(&headers, &scope(claimed)),
+                    Err(AuthFailure::Skew(_))
+                ),
+                "{claimed:?}"
+            );
+        }
     }
 
     #[test]

@@ -58,7 +58,10 @@ pub fn string_map(v: &serde_json::Value) -> std::collections::BTreeMap<String, S
         .unwrap_or_default()
 }
 
-/// Escapes text for XML element content and attributes.
+/// Escapes text for XML element content and attributes. Line-break
+/// characters a parser would normalise to `\n` (CR, and XML 1.1's NEL and
+/// LINE SEPARATOR) are character references, as the AWS SDKs write them,
+/// so they read back as written.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -68,6 +71,7 @@ pub fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\r' | '\u{85}' | '\u{2028}' => out.push_str(&format!("&#x{:X};", c as u32)),
             c => out.push(c),
         }
     }

@@ -36,6 +36,9 @@ impl Element {
                     })
                 }
                 Event::Empty(e) => {
+                    if stack.len() > MAX_DEPTH {
+                        return None;
+                    }
                     let el = Element {
                         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
                         ..Default::default()
@@ -45,6 +48,12 @@ impl Element {
                 Event::Text(t) => {
                     let text = t.xml_content().ok()?.into_owned();
                     stack.last_mut()?.text.push_str(&text);
+                }
+                // Character references are how the SDKs send line breaks
+                // (`&#xA;`); one that names no character is malformed.
+                Event::GeneralRef(r) if r.is_char_ref() => {
+                    let c = r.resolve_char_ref().ok()??;
+                    stack.last_mut()?.text.push(c);
                 }
                 Event::GeneralRef(r) => {
                     let name = String::from_utf8_lossy(r.as_ref()).into_owned();
@@ -132,6 +141,16 @@ mod tests {
         assert_eq!(a.child("C").unwrap().all("D").count(), 2);
         assert!(a.child("E").is_some());
         assert!(Element::parse(b"<A><B></A>").is_none());
+        let refs = Element::parse(b"<A>a&#xA;b&#13;&#233;</A>").unwrap();
+        assert_eq!(refs.text, "a\nb\ré");
+        assert!(Element::parse(b"<A>&#xD800;</A>").is_none());
+        assert!(Element::parse(b"<A>&#0;</A>").is_none());
+        let breaks = Element {
+            name: "A".into(),
+            text: "a\r\nb\u{85}c\u{2028}d".into(),
+            children: Vec::new(),
+        };
+        assert_eq!(Element::parse(breaks.to_xml().as_bytes()), Some(breaks));
         assert_eq!(
             a.to_xml(),
             "<A><B>one &amp; two</B><C><D>1</D><D>2</D></C><E></E></A>"
