@@ -44,19 +44,6 @@ impl Rng {
     }
 }
 
-fn seed() -> u64 {
-    std::env::var("WILDRYDES_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        })
-}
-
 /// A ticket the API acknowledged: (region, owner, id, description).
 type Acked = (String, String, String, String);
 
@@ -203,7 +190,7 @@ async fn scan(ddb: &aws_sdk_dynamodb::Client) -> Option<BTreeMap<(String, String
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kills_of_every_process() {
-    let seed = seed();
+    let seed = common::test_seed();
     eprintln!("crash_load seed {seed} (WILDRYDES_TEST_SEED={seed} replays the kill schedule)");
     let mut rng = Rng(seed);
     let mut sb = TestSandbox::start();

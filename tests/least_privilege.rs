@@ -44,6 +44,22 @@ fn ddb(sb: &TestSandbox, region: &str, creds: &Credentials) -> aws_sdk_dynamodb:
     aws_sdk_dynamodb::Client::new(&sb.config_with(region, region, creds.clone()))
 }
 
+/// GetItem on the stack's table in the primary, as `creds`.
+async fn get_as(
+    sb: &TestSandbox,
+    creds: &Credentials,
+) -> Result<
+    aws_sdk_dynamodb::operation::get_item::GetItemOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError>,
+> {
+    ddb(sb, PRIMARY, creds)
+        .get_item()
+        .table_name(TABLE)
+        .set_key(Some(key("x")))
+        .send()
+        .await
+}
+
 /// Asserts an SDK error is AWS's access denial for `action`.
 fn assert_denied<E: ProvideErrorMetadata + std::fmt::Debug>(
     result: Result<impl std::fmt::Debug, E>,
@@ -207,6 +223,15 @@ async fn a_signed_in_user_reaches_the_api_and_nothing_else() {
         "AccessDenied",
         "s3:PutObject",
     );
+    // The site's bucket policy lets everyone read its pages, the user too
+    // (a resource policy grants without an identity policy, in one account).
+    let page = s3
+        .get_object()
+        .bucket(bucket)
+        .key("index.html")
+        .send()
+        .await;
+    assert!(page.is_ok(), "the public page: {page:?}");
     let lambda = aws_sdk_lambda::Client::new(&sb.config_with(PRIMARY, PRIMARY, user.clone()));
     assert_denied(
         lambda.list_functions().send().await,
@@ -358,7 +383,40 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
         "{body}"
     );
 
-    // An explicit deny wins over the role's allow.
+    // A table's resource policy can deny what the role's policy allows.
+    let table_arn = format!("arn:aws:dynamodb:{PRIMARY}:000000000000:table/{TABLE}");
+    let deny = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny",
+        "Principal": {"AWS": LAMBDA_ROLE},
+        "Action": "dynamodb:GetItem",
+        "Resource": table_arn,
+    }]});
+    let operator = sb.dynamodb(PRIMARY);
+    operator
+        .put_resource_policy()
+        .resource_arn(&table_arn)
+        .policy(deny.to_string())
+        .send()
+        .await
+        .unwrap();
+    let err = get_as(&sb, &role).await.unwrap_err();
+    assert!(
+        err.message()
+            .unwrap()
+            .ends_with("with an explicit deny in a resource-based policy"),
+        "{err:?}"
+    );
+    operator
+        .delete_resource_policy()
+        .resource_arn(&table_arn)
+        .send()
+        .await
+        .unwrap();
+    get_as(&sb, &role)
+        .await
+        .expect("allowed again once the table's policy is gone");
+
+    // An explicit deny in the role's own policy wins over its allow.
     sb.iam()
         .put_role_policy()
         .role_name("wildrydes-tickets-lambda")
@@ -367,13 +425,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
         .send()
         .await
         .unwrap();
-    let err = ddb(&sb, PRIMARY, &role)
-        .get_item()
-        .table_name(TABLE)
-        .set_key(Some(key("x")))
-        .send()
-        .await
-        .unwrap_err();
+    let err = get_as(&sb, &role).await.unwrap_err();
     assert!(
         err.message()
             .unwrap()

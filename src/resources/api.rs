@@ -1,6 +1,7 @@
-//! The ticket REST API of one region: its resources and methods (Lambda
-//! proxy, CORS preflight mocks), the invoke permission on the function,
-//! and the `prod` stage, redeployed only when the definition changed.
+//! The ticket REST API of one region: its resources and methods, every one
+//! a Lambda proxy (CORS preflights included: the function answers them,
+//! as `openapi.yaml` says), the invoke permission on the function, and the
+//! `prod` stage, redeployed only when the definition changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,8 +21,6 @@ struct MethodSpec {
     path: &'static str,
     method: &'static str,
     auth: &'static str,
-    /// AWS_PROXY to the function, else MOCK (CORS preflight).
-    proxy: bool,
 }
 
 const METHODS: &[MethodSpec] = &[
@@ -29,42 +28,38 @@ const METHODS: &[MethodSpec] = &[
         path: "/tickets",
         method: "GET",
         auth: "AWS_IAM",
-        proxy: true,
     },
     MethodSpec {
         path: "/tickets",
         method: "POST",
         auth: "AWS_IAM",
-        proxy: true,
     },
     MethodSpec {
         path: "/tickets",
         method: "OPTIONS",
         auth: "NONE",
-        proxy: false,
     },
     MethodSpec {
         path: "/tickets/{id}",
         method: "GET",
         auth: "AWS_IAM",
-        proxy: true,
     },
     MethodSpec {
         path: "/tickets/{id}",
         method: "OPTIONS",
         auth: "NONE",
-        proxy: false,
     },
     MethodSpec {
         path: "/health",
         method: "GET",
         auth: "NONE",
-        proxy: true,
+    },
+    MethodSpec {
+        path: "/health",
+        method: "OPTIONS",
+        auth: "NONE",
     },
 ];
-
-const CORS_HEADERS: &str =
-    "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256";
 
 /// Every REST API named like the stack's in `region`, whoever owns it,
 /// all pages read.
@@ -151,7 +146,6 @@ pub async fn ensure(ctx: Arc<Ctx>, region: String) -> anyhow::Result<Done> {
             "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{}/invocations",
             ctx.outputs.function_arn.get(&region).unwrap_or_default()
         ),
-        origin: ctx.outputs.web_origin.get().unwrap_or_default(),
     };
     let ids = api.ensure_resources(&mut w).await?;
     for m in METHODS {
@@ -173,8 +167,6 @@ struct Api<'a> {
     id: &'a str,
     /// The Lambda proxy integration's URI.
     uri: String,
-    /// The web UI's origin, which CORS allows.
-    origin: String,
 }
 
 impl Api<'_> {
@@ -234,19 +226,7 @@ impl Api<'_> {
         let integration_ok = current
             .and_then(|c| c.method_integration())
             .is_some_and(|i| {
-                if m.proxy {
-                    i.r#type() == Some(&IntegrationType::AwsProxy)
-                        && i.uri() == Some(self.uri.as_str())
-                } else {
-                    i.r#type() == Some(&IntegrationType::Mock)
-                        && i.integration_responses()
-                            .and_then(|r| r.get("200"))
-                            .and_then(|r| r.response_parameters())
-                            .and_then(|p| {
-                                p.get("method.response.header.Access-Control-Allow-Origin")
-                            })
-                            == Some(&format!("'{}'", self.origin))
-                }
+                i.r#type() == Some(&IntegrationType::AwsProxy) && i.uri() == Some(self.uri.as_str())
             });
         (method_ok, integration_ok)
     }
@@ -280,9 +260,9 @@ impl Api<'_> {
         if method_ok && integration_ok {
             return Ok(());
         }
-        // A MOCK method's responses cannot be put twice (ConflictException):
-        // a wrong one is recreated whole.
-        let recreate = current.is_some() && (!method_ok || !m.proxy);
+        // A method with the wrong authorization is recreated whole; an
+        // older stack's CORS mock keeps its method and gets the proxy.
+        let recreate = current.is_some() && !method_ok;
         w.change(format!("{} {}", m.method, m.path), || async {
             if recreate {
                 apigw
@@ -305,76 +285,20 @@ impl Api<'_> {
                     .await
                     .map_err(|e| aws_error("PutMethod", e))?;
             }
-            if m.proxy {
-                apigw
-                    .put_integration()
-                    .rest_api_id(self.id)
-                    .resource_id(resource)
-                    .http_method(m.method)
-                    .r#type(IntegrationType::AwsProxy)
-                    .integration_http_method("POST")
-                    .uri(&self.uri)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("PutIntegration", e))?;
-                Ok(())
-            } else {
-                self.put_preflight(m, resource).await
-            }
+            apigw
+                .put_integration()
+                .rest_api_id(self.id)
+                .resource_id(resource)
+                .http_method(m.method)
+                .r#type(IntegrationType::AwsProxy)
+                .integration_http_method("POST")
+                .uri(&self.uri)
+                .send()
+                .await
+                .map_err(|e| aws_error("PutIntegration", e))?;
+            Ok(())
         })
         .await?;
-        Ok(())
-    }
-
-    /// The MOCK integration that answers a CORS preflight.
-    async fn put_preflight(&self, m: &MethodSpec, resource: &str) -> anyhow::Result<()> {
-        let apigw = self.client();
-        let allow_methods = if m.path == "/tickets" {
-            "'GET,POST,OPTIONS'"
-        } else {
-            "'GET,OPTIONS'"
-        };
-        apigw
-            .put_integration()
-            .rest_api_id(self.id)
-            .resource_id(resource)
-            .http_method(m.method)
-            .r#type(IntegrationType::Mock)
-            .request_templates("application/json", r#"{"statusCode": 200}"#)
-            .send()
-            .await
-            .map_err(|e| aws_error("PutIntegration", e))?;
-        let headers = [
-            ("Access-Control-Allow-Origin", format!("'{}'", self.origin)),
-            ("Access-Control-Allow-Headers", format!("'{CORS_HEADERS}'")),
-            ("Access-Control-Allow-Methods", allow_methods.to_owned()),
-        ];
-        let mut response = apigw
-            .put_method_response()
-            .rest_api_id(self.id)
-            .resource_id(resource)
-            .http_method(m.method)
-            .status_code("200");
-        for (h, _) in &headers {
-            response = response.response_parameters(format!("method.response.header.{h}"), false);
-        }
-        response
-            .send()
-            .await
-            .map_err(|e| aws_error("PutMethodResponse", e))?;
-        let mut integration = apigw
-            .put_integration_response()
-            .rest_api_id(self.id)
-            .resource_id(resource)
-            .http_method(m.method)
-            .status_code("200");
-        for (h, v) in &headers {
-            integration = integration.response_parameters(format!("method.response.header.{h}"), v);
-        }
-        integration
-            .send()
-            .await
-            .map_err(|e| aws_error("PutIntegrationResponse", e))?;
         Ok(())
     }
 
@@ -434,12 +358,11 @@ impl Api<'_> {
         let apigw = self.client();
         let spec = sha256_hex(
             format!(
-                "{}|{}|{}",
+                "{}|{}",
                 self.uri,
-                self.origin,
                 METHODS
                     .iter()
-                    .map(|m| format!("{} {} {}", m.method, m.path, m.auth))
+                    .map(|m| format!("{} {} {} AWS_PROXY", m.method, m.path, m.auth))
                     .collect::<Vec<_>>()
                     .join(",")
             )

@@ -76,3 +76,18 @@ pub fn up_json(sb: &TestSandbox) -> Value {
     assert!(out.status.success(), "up failed: {}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// A test's random seed: `WILDRYDES_TEST_SEED` when set (to replay a
+/// run), else the clock's nanoseconds. Tests print it.
+pub fn test_seed() -> u64 {
+    std::env::var("WILDRYDES_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}

@@ -37,6 +37,10 @@ pub struct Need {
     pub action: String,
     /// The resource's ARN, or `*` for actions on no resource.
     pub resource: String,
+    /// The resource's own policy, where the service keeps one (an S3
+    /// bucket policy, a function's permissions, a table's policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<Value>,
 }
 
 impl Need {
@@ -44,6 +48,7 @@ impl Need {
         Need {
             action: action.into(),
             resource: resource.into(),
+            resource_policy: None,
         }
     }
 }
@@ -119,6 +124,9 @@ impl Verdict {
 pub struct Denied {
     pub need: Need,
     pub verdict: Verdict,
+    /// The explicit deny is the resource's policy's.
+    #[serde(default)]
+    pub by_resource_policy: bool,
 }
 
 impl Denied {
@@ -130,13 +138,18 @@ impl Denied {
     /// The message with the resource in double quotes (as S3 writes it)
     /// or bare.
     pub fn message_as(&self, principal_arn: &str, quoted: bool) -> String {
-        let Need { action, resource } = &self.need;
+        let Need {
+            action, resource, ..
+        } = &self.need;
         let resource = if quoted {
             format!("\"{resource}\"")
         } else {
             resource.clone()
         };
         let why = match self.verdict {
+            Verdict::ExplicitDeny if self.by_resource_policy => {
+                " with an explicit deny in a resource-based policy".to_owned()
+            }
             Verdict::ExplicitDeny => {
                 " with an explicit deny in an identity-based policy".to_owned()
             }
@@ -269,15 +282,72 @@ pub fn trusts(trust: &Value, requester: &Requester, action: &str, ctx: &Context)
         .fold(Verdict::NoAllow, Verdict::and)
 }
 
-/// The first of `needs` that `policies` do not allow.
-pub fn first_denied(policies: &[Value], needs: &[Need], ctx: &Context) -> Option<Denied> {
+/// The first of `needs` that a caller may not do, as AWS decides within
+/// one account: an explicit deny in the identity-based `policies` or in
+/// the need's resource policy refuses; else an allow in either grants (a
+/// resource policy's allow must name the caller itself: its session, its
+/// role, or everyone; naming the account leaves it to the caller's own
+/// policies); else the implicit deny.
+pub fn first_denied(
+    policies: &[Value],
+    needs: &[Need],
+    ctx: &Context,
+    caller: &Principal,
+) -> Option<Denied> {
     needs.iter().find_map(|need| {
-        let verdict = evaluate(policies, need, ctx);
-        (verdict != Verdict::Allow).then(|| Denied {
+        let identity = evaluate(policies, need, ctx);
+        let resource = need
+            .resource_policy
+            .as_ref()
+            .map_or((Verdict::NoAllow, Verdict::NoAllow), |doc| {
+                resource_verdicts(doc, need, ctx, caller)
+            });
+        let (verdict, by_resource_policy) = match (identity, resource) {
+            (_, (Verdict::ExplicitDeny, _)) => (Verdict::ExplicitDeny, true),
+            (Verdict::ExplicitDeny, _) => (Verdict::ExplicitDeny, false),
+            (Verdict::Allow, _) | (_, (_, Verdict::Allow)) => return None,
+            _ => (Verdict::NoAllow, false),
+        };
+        Some(Denied {
             need: need.clone(),
             verdict,
+            by_resource_policy,
         })
     })
+}
+
+/// What a resource policy says to `caller`: (whether a statement denies
+/// it, naming it or its account; whether one allows it by name).
+fn resource_verdicts(
+    doc: &Value,
+    need: &Need,
+    ctx: &Context,
+    caller: &Principal,
+) -> (Verdict, Verdict) {
+    let mut named = vec![caller.arn()];
+    if let Principal::AssumedRole { role_arn, .. } = caller {
+        named.push(role_arn.clone());
+    }
+    let by_name = Requester {
+        aws: named.clone(),
+        ..Requester::default()
+    };
+    named.extend([
+        ACCOUNT_ID.to_owned(),
+        format!("arn:aws:iam::{ACCOUNT_ID}:root"),
+    ]);
+    let in_account = Requester {
+        aws: named,
+        ..Requester::default()
+    };
+    let verdict = |who: &Requester, effect: &str| {
+        statements(doc)
+            .into_iter()
+            .filter(|st| st["Effect"] == effect)
+            .filter_map(|st| statement_verdict(st, need, ctx, Some(who)))
+            .fold(Verdict::NoAllow, Verdict::and)
+    };
+    (verdict(&in_account, "Deny"), verdict(&by_name, "Allow"))
 }
 
 /// Checks a policy document's grammar as IAM does when it is stored:

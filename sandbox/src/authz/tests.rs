@@ -2,6 +2,15 @@ use serde_json::json;
 
 use super::*;
 
+/// A session of the role `r`.
+fn session() -> Principal {
+    Principal::AssumedRole {
+        role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        session_name: "s".into(),
+        cognito: None,
+    }
+}
+
 fn need(action: &str, resource: &str) -> Need {
     Need::new(action, resource)
 }
@@ -89,6 +98,7 @@ fn explicit_deny_wins_over_any_allow() {
             need("dynamodb:DeleteTable", TABLE),
         ],
         &ctx,
+        &session(),
     )
     .unwrap();
     assert_eq!(denied.need.action, "dynamodb:DeleteTable");
@@ -98,7 +108,13 @@ fn explicit_deny_wins_over_any_allow() {
             "User: arn:aws:sts::000000000000:assumed-role/r/s is not authorized to perform: dynamodb:DeleteTable on resource: {TABLE} with an explicit deny in an identity-based policy"
         )
     );
-    let none = first_denied(&[], &[need("s3:GetObject", "arn:aws:s3:::b/k")], &ctx).unwrap();
+    let none = first_denied(
+        &[],
+        &[need("s3:GetObject", "arn:aws:s3:::b/k")],
+        &ctx,
+        &session(),
+    )
+    .unwrap();
     assert!(
         none.message("p")
             .ends_with("because no identity-based policy allows the s3:GetObject action")
@@ -403,4 +419,48 @@ fn hostile_patterns_stay_linear() {
         evaluate(&p, &need("s3:GetObject", &text), &Context::default()),
         Verdict::NoAllow
     );
+}
+
+#[test]
+fn resource_policies_grant_by_name_and_deny_by_name_or_account() {
+    let ctx = Context::default();
+    let with = |doc: Value| Need {
+        resource_policy: Some(doc),
+        ..need("s3:GetObject", "arn:aws:s3:::site/index.html")
+    };
+    let public = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*"}});
+    assert_eq!(
+        first_denied(&[], &[with(public)], &ctx, &session()),
+        None,
+        "a public read needs no identity policy"
+    );
+    let to_role = json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:role/r"}, "Action": "s3:*", "Resource": "*"}});
+    assert_eq!(first_denied(&[], &[with(to_role)], &ctx, &session()), None);
+    // Naming the account only delegates to the caller's own policies.
+    let to_account = json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "s3:*", "Resource": "*"}});
+    let denied = first_denied(&[], &[with(to_account.clone())], &ctx, &session()).unwrap();
+    assert_eq!(denied.verdict, Verdict::NoAllow);
+    let allow_all = json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
+    assert_eq!(
+        first_denied(
+            std::slice::from_ref(&allow_all),
+            &[with(to_account)],
+            &ctx,
+            &session()
+        ),
+        None
+    );
+    // A deny naming the account reaches everyone in it, and says where it is.
+    let deny_account = json!({"Statement": {"Effect": "Deny", "Principal": {"AWS": "000000000000"}, "Action": "s3:GetObject", "Resource": "*"}});
+    let denied = first_denied(&[allow_all], &[with(deny_account)], &ctx, &session()).unwrap();
+    assert_eq!(denied.verdict, Verdict::ExplicitDeny);
+    assert!(denied.by_resource_policy);
+    assert!(
+        denied
+            .message("p")
+            .ends_with("with an explicit deny in a resource-based policy")
+    );
+    // Another principal's grant is not this caller's.
+    let to_other = json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:role/other"}, "Action": "s3:*", "Resource": "*"}});
+    assert!(first_denied(&[], &[with(to_other)], &ctx, &session()).is_some());
 }

@@ -359,8 +359,21 @@ pub fn authenticate(
 /// global process's control API elsewhere.
 #[async_trait::async_trait]
 pub trait Policies: Send + Sync {
-    async fn authorize(&self, role_arn: &str, needs: &[Need], ctx: &Context)
-    -> Result<(), Refusal>;
+    /// Whether `caller` (an assumed role's session) may do all of
+    /// `needs`.
+    async fn authorize(
+        &self,
+        caller: &Principal,
+        needs: &[Need],
+        ctx: &Context,
+    ) -> Result<(), Refusal>;
+
+    /// The policy of the resource `need` names, where this process's
+    /// services keep one.
+    fn resource_policy(&self, need: &Need) -> Option<Value> {
+        let _ = need;
+        None
+    }
 }
 
 /// Why a governed request may not go on.
@@ -451,15 +464,21 @@ impl Request<'_> {
 /// `None` lets the request go on.
 async fn authorize(policies: &dyn Policies, input: &Input) -> Option<Refusal> {
     let caller = input.caller.as_ref()?;
-    let Principal::AssumedRole { role_arn, .. } = &caller.principal else {
+    if !matches!(caller.principal, Principal::AssumedRole { .. }) {
         return None;
-    };
-    let needs = crate::authz::actions::needs(&caller.region, input);
+    }
+    let mut needs = crate::authz::actions::needs(&caller.region, input);
     if needs.is_empty() {
         return None;
     }
+    for need in &mut needs {
+        need.resource_policy = policies.resource_policy(need);
+    }
     let ctx = crate::authz::request_context(&caller.principal, &caller.region);
-    policies.authorize(role_arn, &needs, &ctx).await.err()
+    policies
+        .authorize(&caller.principal, &needs, &ctx)
+        .await
+        .err()
 }
 
 impl Service {

@@ -506,7 +506,12 @@ proptest! {
             let _ = trusts(doc, &who, &need.action, &ctx);
         }
         let verdict = evaluate(&policies, &need, &ctx);
-        let denied = first_denied(&policies, std::slice::from_ref(&need), &ctx);
+        let caller = wildrydes_sandbox::credentials::Principal::AssumedRole {
+            role_arn: "arn:aws:iam::000000000000:role/r".into(),
+            session_name: "s".into(),
+            cognito: None,
+        };
+        let denied = first_denied(&policies, std::slice::from_ref(&need), &ctx, &caller);
         prop_assert_eq!(denied.map(|d| d.verdict), (verdict != Verdict::Allow).then_some(verdict));
     }
 

@@ -300,10 +300,10 @@ impl ApiGateway {
             let allowed = match principal.as_ref().expect("set above") {
                 Principal::Operator => true,
                 Principal::ReplicationService => false,
-                caller @ Principal::AssumedRole { role_arn, .. } => {
+                caller @ Principal::AssumedRole { .. } => {
                     let need = Need::new("execute-api:Invoke", method_arn.clone());
                     let ctx = crate::authz::request_context(caller, &self.region);
-                    match policies.authorize(role_arn, &[need], &ctx).await {
+                    match policies.authorize(caller, &[need], &ctx).await {
                         Ok(()) => true,
                         Err(Refusal::Denied(_)) => false,
                         Err(Refusal::Unavailable(why)) => {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::regional::RoleDocuments;
 use crate::authz::{Context, Denied, Need, managed};
-use crate::credentials::ACCOUNT_ID;
+use crate::credentials::{ACCOUNT_ID, Principal};
 use crate::door::table::by_name;
 use crate::query::{QueryRequest, el, percent_encode};
 use crate::store::{Store, StoreError};
@@ -148,10 +148,19 @@ impl Iam {
         }
     }
 
-    /// The first of `needs` that `role_arn`'s identity-based policies do
-    /// not allow; an unknown role is allowed nothing.
-    pub fn authorize(&self, role_arn: &str, needs: &[Need], ctx: &Context) -> Result<(), Denied> {
-        match crate::authz::first_denied(&self.documents(role_arn).policies, needs, ctx) {
+    /// The first of `needs` that `caller` (an assumed role's session) may
+    /// not do by its role's identity-based policies and the needs'
+    /// resource policies; an unknown role is allowed nothing.
+    pub fn authorize(
+        &self,
+        caller: &Principal,
+        needs: &[Need],
+        ctx: &Context,
+    ) -> Result<(), Denied> {
+        let Principal::AssumedRole { role_arn, .. } = caller else {
+            return Ok(());
+        };
+        match crate::authz::first_denied(&self.documents(role_arn).policies, needs, ctx, caller) {
             Some(denied) => Err(denied),
             None => Ok(()),
         }
@@ -212,10 +221,10 @@ impl Iam {
 impl crate::door::Policies for Iam {
     async fn authorize(
         &self,
-        role_arn: &str,
+        caller: &Principal,
         needs: &[Need],
         ctx: &Context,
     ) -> Result<(), crate::door::Refusal> {
-        Iam::authorize(self, role_arn, needs, ctx).map_err(crate::door::Refusal::Denied)
+        Iam::authorize(self, caller, needs, ctx).map_err(crate::door::Refusal::Denied)
     }
 }

@@ -257,6 +257,14 @@ impl Lambda {
         }
     }
 
+    /// A function's resource policy (its permissions), if it has any.
+    pub fn function_policy(&self, name: &str) -> Option<Value> {
+        let s = self.state.lock();
+        let f = s.functions.get(name)?;
+        (!f.policy.is_empty())
+            .then(|| serde_json::json!({"Version": "2012-10-17", "Statement": f.policy}))
+    }
+
     pub fn allows(&self, name: &str, service: &str, source_arn: &str) -> bool {
         let s = self.state.lock();
         let Some(f) = s.functions.get(name) else {

@@ -238,6 +238,12 @@ impl S3 {
             .map(|_| (bucket.to_owned(), key.to_owned()))
     }
 
+    /// A bucket's policy, if it has one.
+    pub fn bucket_policy(&self, bucket: &str) -> Option<serde_json::Value> {
+        let buckets = self.buckets.lock();
+        serde_json::from_str(buckets.get(bucket)?.policy.as_deref()?).ok()
+    }
+
     /// Serves the website endpoint of `bucket`.
     pub fn website(&self, method: &Method, bucket: &str, key: &str) -> Response {
         let buckets = self.buckets.lock();

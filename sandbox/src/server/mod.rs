@@ -36,6 +36,9 @@ use crate::wire::respond;
 
 use crate::limits::{self, MAX_BODY};
 
+mod sockets;
+use sockets::{close_on_exec, inherited_listener, shutdown_signal, start_dns};
+
 /// Why a sandbox process could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -219,67 +222,6 @@ pub async fn serve_until(
     .await
     .map_err(io_error("on the listener it was handed"))?;
     Ok(())
-}
-
-/// A TCP listener `start` handed over on descriptor `fd`.
-fn inherited_listener(fd: i32) -> std::io::Result<std::net::TcpListener> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `start` hands the global process this descriptor.
-    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
-    close_on_exec(&listener)?;
-    Ok(listener)
-}
-
-/// Marks a descriptor handed over by `start` close-on-exec: a function's
-/// `bootstrap` (and anything it starts) must not inherit a listening
-/// socket, or the port stays in LISTEN after this process dies and the
-/// region cannot be revived on it.
-fn close_on_exec(socket: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
-    let fd = socket.as_raw_fd();
-    // SAFETY: fcntl on a descriptor this process owns.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Serves the sandbox's DNS on the sockets `start` handed over.
-fn start_dns(route53: Arc<crate::services::route53::Route53>) -> Result<(), ServeError> {
-    let dns_error = io_error("DNS on the sockets it was handed");
-    use std::os::fd::FromRawFd;
-    // SAFETY: `start` hands the global process these descriptors.
-    let udp = unsafe { std::net::UdpSocket::from_raw_fd(crate::launcher::DNS_UDP_FD) };
-    let tcp = unsafe { std::net::TcpListener::from_raw_fd(crate::launcher::DNS_TCP_FD) };
-    let udp = udp
-        .set_nonblocking(true)
-        .and_then(|()| close_on_exec(&udp))
-        .and_then(|()| tokio::net::UdpSocket::from_std(udp));
-    let tcp = tcp
-        .set_nonblocking(true)
-        .and_then(|()| close_on_exec(&tcp))
-        .and_then(|()| tokio::net::TcpListener::from_std(tcp));
-    let (udp, tcp) = match (udp, tcp) {
-        (Ok(udp), Ok(tcp)) => (udp, tcp),
-        (Err(e), _) | (_, Err(e)) => return Err(dns_error(e)),
-    };
-    let mut server = hickory_server::Server::new(crate::dns::DnsHandler { route53 });
-    server.register_socket(udp);
-    server.register_listener(tcp, Duration::from_secs(5), 4096);
-    // The server lives as long as the process.
-    tokio::spawn(async move {
-        let _ = server.block_until_done().await;
-    });
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }
 
 fn ready(process: &str) -> Response {
@@ -527,6 +469,43 @@ impl RegionProcess {
     }
 }
 
+/// A region's IAM: the roles' policies from the global process, and the
+/// resource policies its own services keep.
+#[async_trait::async_trait]
+impl door::Policies for RegionProcess {
+    async fn authorize(
+        &self,
+        caller: &crate::credentials::Principal,
+        needs: &[crate::authz::Need],
+        ctx: &crate::authz::Context,
+    ) -> Result<(), door::Refusal> {
+        self.policies.authorize(caller, needs, ctx).await
+    }
+
+    fn resource_policy(&self, need: &crate::authz::Need) -> Option<serde_json::Value> {
+        let (service, _) = need.action.split_once(':')?;
+        match service {
+            "s3" => {
+                let bucket = need.resource.strip_prefix("arn:aws:s3:::")?;
+                self.s3.bucket_policy(bucket.split('/').next()?)
+            }
+            "lambda" => {
+                let (_, name) = need.resource.split_once(":function:")?;
+                self.lambda.function_policy(name)
+            }
+            "dynamodb" => {
+                let table = match need.resource.split_once("/index/") {
+                    Some((table, _)) => table,
+                    None => &need.resource,
+                };
+                let (doc, _) = self.dynamo.meta.policy(table).ok()??;
+                serde_json::from_str(&doc).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
 async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
@@ -555,7 +534,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         body: body.clone(),
         secrets: &p.secrets,
         signed,
-        policies: &*p.policies,
+        policies: p,
     };
     match destination {
         Some(Destination::DynamoDb) => {
@@ -607,7 +586,7 @@ async fn region_handler(State(p): State<Arc<RegionProcess>>, req: Request) -> Re
         .apigateway
         .serve(
             &p.lambda,
-            &*p.policies,
+            p,
             &parts.method,
             &path,
             path_and_query,
