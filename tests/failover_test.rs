@@ -513,3 +513,121 @@ async fn interrupted_and_killed_drills_are_rolled_back() {
     let again = sb.cli(&["failover-test", "--restore"]);
     assert!(common::text(&again).contains("nothing to restore"));
 }
+
+/// The newest journal under the test's drills folder, if any.
+fn newest_journal(dir: &Path) -> Option<Value> {
+    let drills = dir.join(".wildrydes/drills");
+    std::fs::read_dir(&drills)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join("journal.json")).ok()?;
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, serde_json::from_str::<Value>(&text).ok()?))
+        })
+        .max_by_key(|(m, _)| *m)
+        .map(|(_, doc)| doc)
+}
+
+/// `failover-test` killed (SIGKILL) in each phase of a drill of each kind
+/// of fault: before the fault, as soon as it is in place, at a seeded
+/// random moment while it holds, and once it was rolled back. Whatever a
+/// kill leaves, `status` names it, `failover-test --restore` undoes it,
+/// and the stack is then as it was (every setting a drill touches) and
+/// healthy. The seed is printed; `WILDRYDES_TEST_SEED` replays it.
+#[tokio::test]
+async fn drills_killed_in_every_phase_leave_nothing_restore_cannot_undo() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let seed = common::test_seed();
+    eprintln!("drill kill seed {seed} (WILDRYDES_TEST_SEED={seed} replays it)");
+    let mut rng = seed;
+    let (sb, before) = steady_stack(100).await;
+    let drills = sb.dir.path().join(".wildrydes/drills");
+    for (kind, extra) in [
+        ("lambda-throttle", ""),
+        ("health-endpoint-failure", ""),
+        ("region-blackout", "mode = \"freeze\"\n"),
+    ] {
+        let book = playbook(
+            &sb,
+            kind,
+            &format!(
+                "[fault]\nkind = \"{kind}\"\nregion = \"primary\"\n{extra}hold = \"3s\"\nmax_duration = \"10m\""
+            ),
+        );
+        for phase in [
+            "before the fault",
+            "fault in place",
+            "while it holds",
+            "rolled back",
+        ] {
+            let _ = std::fs::remove_dir_all(&drills);
+            let mut drill = spawn_drill(
+                &sb,
+                &["failover-test", "-q", "--playbook", book.to_str().unwrap()],
+            );
+            let dir = sb.dir.path();
+            let journal = |pred: fn(&Value) -> bool| async move {
+                newest_journal(dir).filter(|doc| pred(doc)).map(|_| ())
+            };
+            let injected: fn(&Value) -> bool =
+                |doc| doc["faults"].as_array().is_some_and(|f| !f.is_empty());
+            match phase {
+                "before the fault" => {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                "fault in place" => {
+                    eventually("the fault journalled", WAIT, || journal(injected)).await;
+                }
+                "while it holds" => {
+                    eventually("the fault journalled", WAIT, || journal(injected)).await;
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    tokio::time::sleep(Duration::from_millis(rng % 4000)).await;
+                }
+                _ => {
+                    eventually("the fault rolled back", WAIT, || {
+                        journal(|doc| doc["faults"][0]["restoredAt"].is_string())
+                    })
+                    .await;
+                }
+            }
+            drill.kill().await.unwrap();
+            let status = sb.cli(&["status", "--json"]);
+            let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or(Value::Null);
+            let left: Vec<String> = doc["faults"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["kind"].as_str().map(str::to_owned))
+                .collect();
+            let journalled = newest_journal(sb.dir.path())
+                .is_some_and(|d| injected(&d) && !d["faults"][0]["restoredAt"].is_string());
+            if journalled {
+                assert!(
+                    left.iter().any(|k| k == &format!("drill-journal:{kind}")),
+                    "{kind}, killed {phase}: status does not name the fault left behind: {left:?} (seed {seed})"
+                );
+            }
+            let out = sb.cli(&["failover-test", "--restore"]);
+            assert!(
+                out.status.success(),
+                "{kind}, killed {phase}: {} (seed {seed})",
+                common::text(&out)
+            );
+            healthy(&sb).await;
+            assert_eq!(
+                snapshot(&sb).await,
+                before,
+                "{kind}, killed {phase}: not as it was (seed {seed})"
+            );
+            let again = sb.cli(&["failover-test", "--restore"]);
+            assert!(
+                common::text(&again).contains("nothing to restore"),
+                "{kind}, killed {phase}: {}",
+                common::text(&again)
+            );
+        }
+    }
+}
