@@ -568,7 +568,7 @@ async fn drills_killed_in_every_phase_leave_nothing_restore_cannot_undo() {
             );
             let dir = sb.dir.path();
             let journal = |pred: fn(&Value) -> bool| async move {
-                newest_journal(dir).filter(|doc| pred(doc)).map(|_| ())
+                newest_journal(dir).filter(&pred).map(|_| ())
             };
             let injected: fn(&Value) -> bool =
                 |doc| doc["faults"].as_array().is_some_and(|f| !f.is_empty());
