@@ -134,6 +134,13 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// A setting from the file that cannot be used: the message names
+    /// the file as well as the key.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        error: Box<ConfigError>,
+    },
 }
 
 fn invalid(
@@ -169,11 +176,31 @@ impl Config {
                 })?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse {
                     path: p.clone(),
-                    message: e.message().to_owned(),
+                    message: match e.span() {
+                        Some(span) => format!(
+                            "line {}: {}",
+                            text[..span.start.min(text.len())].matches('\n').count() + 1,
+                            e.message()
+                        ),
+                        None => e.message().to_owned(),
+                    },
                 })?
             }
         };
-        Self::resolve(file, path, target, env)
+        let file_path = path.clone();
+        Self::resolve(file, path, target, env).map_err(|error| match (error, file_path) {
+            // A setting the file gave (an environment variable's error
+            // names the variable instead).
+            (error @ ConfigError::Invalid { setting, .. }, Some(path))
+                if !setting.starts_with("WILDRYDES_") =>
+            {
+                ConfigError::InFile {
+                    path,
+                    error: Box::new(error),
+                }
+            }
+            (error, _) => error,
+        })
     }
 
     fn resolve(

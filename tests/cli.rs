@@ -234,3 +234,54 @@ fn bad_settings_are_usage_errors_naming_the_fix() {
     let out = wildrydes(dir.path(), &["--target", "gcp", "config"]);
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2 too");
 }
+
+/// Every command refuses a config it cannot use before touching anything:
+/// exit 2, and the message names the file and the key (or the line).
+#[test]
+fn every_command_refuses_a_bad_config_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Option<&str>, &[&str]); 4] = [
+        ("missing.toml", None, &["missing.toml", "cannot read"]),
+        (
+            "truncated.toml",
+            Some("stack = \"wild\n[regions]\nprimary = "),
+            &["truncated.toml", "line 1"],
+        ),
+        (
+            "typo.toml",
+            Some("stack = \"drill\"\n[regions]\nprimray = \"eu-west-1\"\n"),
+            &["typo.toml", "primray", "line 3"],
+        ),
+        (
+            "contradictory.toml",
+            Some("[regions]\nprimary = \"eu-west-1\"\nsecondary = \"eu-west-1\"\n"),
+            &["contradictory.toml", "regions.secondary"],
+        ),
+    ];
+    let commands: [&[&str]; 6] = [
+        &["up"],
+        &["down"],
+        &["status"],
+        &["failover-test", "--dry-run"],
+        &["config"],
+        &["sandbox", "start"],
+    ];
+    for (file, body, wants) in cases {
+        if let Some(body) = body {
+            std::fs::write(dir.path().join(file), body).unwrap();
+        }
+        for command in commands {
+            let args = [&["--config", file][..], command].concat();
+            let out = wildrydes(dir.path(), &args);
+            let msg = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {msg}");
+            for want in wants {
+                assert!(msg.contains(want), "{args:?}: no {want:?} in {msg}");
+            }
+        }
+    }
+    assert!(
+        !dir.path().join(".wildrydes").exists(),
+        "a refused command touched nothing"
+    );
+}
