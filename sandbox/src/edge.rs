@@ -70,8 +70,10 @@ struct Cached {
 }
 
 impl Cached {
-    fn fresh(&self) -> bool {
-        self.at.elapsed() < Duration::from_secs(self.ttl.into())
+    /// Its age at `now`, if it is still within its TTL then.
+    fn fresh_at(&self, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(self.at);
+        (age < Duration::from_secs(self.ttl.into())).then_some(age)
     }
 }
 
@@ -185,16 +187,20 @@ impl Edge {
 
     /// The answer for `name`: the cached one while younger than its TTL,
     /// else a fresh query.
-    async fn resolve(&self, name: &str) -> Result<Cached, String> {
+    /// The answer for `name` and its age when it was chosen (the age the
+    /// response reports: forwarding takes time, and an answer chosen just
+    /// before its TTL ran out was still fresh when it was used).
+    async fn resolve(&self, name: &str) -> Result<(Cached, Duration), String> {
         let key = name.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(c) = self
+        let now = Instant::now();
+        if let Some((c, age)) = self
             .cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
-            .filter(|c| c.fresh())
+            .and_then(|c| Some((*c, c.fresh_at(now)?)))
         {
-            return Ok(*c);
+            return Ok((c, age));
         }
         let lookup = self
             .resolver
@@ -219,7 +225,7 @@ impl Edge {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, cached);
-        Ok(cached)
+        Ok((cached, Duration::ZERO))
     }
 
     /// The region listening on `address`, when exactly one does.
@@ -262,7 +268,7 @@ impl Edge {
                     .into(),
             );
         };
-        let answer = match self.resolve(&name).await {
+        let (answer, age) = match self.resolve(&name).await {
             Ok(a) => a,
             Err(e) => return failure(StatusCode::BAD_GATEWAY, e),
         };
@@ -323,7 +329,7 @@ impl Edge {
             }
         };
         let h = resp.headers_mut();
-        let age = answer.at.elapsed().as_millis();
+        let age = age.as_millis();
         let resolved_at = answer
             .at_wall
             .duration_since(SystemTime::UNIX_EPOCH)
