@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate, StreamViewType,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually};
+use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, stream_records};
 use serde_json::Value;
 use wildrydes_sandbox::launcher::{self, Sandbox, Started};
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
@@ -448,7 +448,7 @@ async fn replication_runs_both_ways_with_backfill_and_no_echo() {
 
     // No echo: eu's stream holds its own two writes of "a" and the applied
     // write of "b" marked as replication, nothing bounced back from ap.
-    let records = stream_records(&sb, PRIMARY).await;
+    let records = stream_records(&sb, PRIMARY, TABLE).await;
     let of = |id: &str| {
         records
             .iter()
@@ -468,7 +468,7 @@ async fn replication_runs_both_ways_with_backfill_and_no_echo() {
         )]
     );
     // Backfilled and replicated writes in ap are marked the same way.
-    let ap_records = stream_records(&sb, SECONDARY).await;
+    let ap_records = stream_records(&sb, SECONDARY, TABLE).await;
     assert!(
         ap_records
             .iter()
@@ -509,67 +509,6 @@ async fn replication_runs_both_ways_with_backfill_and_no_echo() {
         .table
         .unwrap();
     assert!(desc.replicas().is_empty());
-}
-
-/// (id, event, userIdentity principal) of every record in a region's stream.
-async fn stream_records(sb: &TestSandbox, region: &str) -> Vec<(String, String, Option<String>)> {
-    let desc = sb
-        .dynamodb(region)
-        .describe_table()
-        .table_name(TABLE)
-        .send()
-        .await
-        .unwrap()
-        .table
-        .unwrap();
-    let arn = desc.latest_stream_arn().unwrap().to_owned();
-    let streams = sb.streams(region);
-    let shard = streams
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .unwrap()
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap()[0]
-        .shard_id
-        .clone()
-        .unwrap();
-    let mut it = streams
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator;
-    let mut out = Vec::new();
-    while let Some(i) = it {
-        let page = streams
-            .get_records()
-            .shard_iterator(i)
-            .send()
-            .await
-            .unwrap();
-        let records = page.records.unwrap_or_default();
-        if records.is_empty() {
-            break;
-        }
-        for r in records {
-            let d = r.dynamodb.unwrap();
-            let id = d.keys.unwrap()["id"].as_s().unwrap().clone();
-            out.push((
-                id,
-                r.event_name.unwrap().as_str().to_owned(),
-                r.user_identity.and_then(|u| u.principal_id),
-            ));
-        }
-        it = page.next_shard_iterator;
-    }
-    out
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually};
+use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, stream_records};
 use wildrydes_sandbox::launcher;
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
@@ -111,54 +111,12 @@ async fn global_table(sb: &TestSandbox) -> (aws_sdk_dynamodb::Client, aws_sdk_dy
 /// (event, userIdentity principal) of every record of item `id` in a
 /// region's stream, oldest first.
 async fn stream_of(sb: &TestSandbox, region: &str, id: &str) -> Vec<(String, Option<String>)> {
-    let arn = stream_arn(&sb.dynamodb(region)).await;
-    let streams = sb.streams(region);
-    let shard = streams
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
+    stream_records(sb, region, TABLE)
         .await
-        .unwrap()
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap()[0]
-        .shard_id
-        .clone()
-        .unwrap();
-    let mut it = streams
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator;
-    let mut out = Vec::new();
-    while let Some(i) = it {
-        let page = streams
-            .get_records()
-            .shard_iterator(i)
-            .send()
-            .await
-            .unwrap();
-        let records = page.records.unwrap_or_default();
-        if records.is_empty() {
-            break;
-        }
-        for r in records {
-            let d = r.dynamodb.unwrap();
-            if d.keys.unwrap()["id"].as_s().unwrap() == id {
-                out.push((
-                    r.event_name.unwrap().as_str().to_owned(),
-                    r.user_identity.and_then(|u| u.principal_id),
-                ));
-            }
-        }
-        it = page.next_shard_iterator;
-    }
-    out
+        .into_iter()
+        .filter(|(item, _, _)| item == id)
+        .map(|(_, event, principal)| (event, principal))
+        .collect()
 }
 
 async fn stream_arn(client: &aws_sdk_dynamodb::Client) -> String {

@@ -942,3 +942,69 @@ pub async fn issued_certificate(
     .await;
     arn
 }
+
+/// Every record of `table`'s stream in `region`, oldest first: (the
+/// item's `id`, event name, `userIdentity` principal).
+pub async fn stream_records(
+    sb: &TestSandbox,
+    region: &str,
+    table: &str,
+) -> Vec<(String, String, Option<String>)> {
+    let desc = sb
+        .dynamodb(region)
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let arn = desc.latest_stream_arn().unwrap().to_owned();
+    let streams = sb.streams(region);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let mut it = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator;
+    let mut out = Vec::new();
+    while let Some(i) = it {
+        let page = streams
+            .get_records()
+            .shard_iterator(i)
+            .send()
+            .await
+            .unwrap();
+        let records = page.records.unwrap_or_default();
+        if records.is_empty() {
+            break;
+        }
+        for r in records {
+            let d = r.dynamodb.unwrap();
+            let id = d.keys.unwrap()["id"].as_s().unwrap().clone();
+            out.push((
+                id,
+                r.event_name.unwrap().as_str().to_owned(),
+                r.user_identity.and_then(|u| u.principal_id),
+            ));
+        }
+        it = page.next_shard_iterator;
+    }
+    out
+}
