@@ -4,8 +4,8 @@
 # Lambda and a DynamoDB read in its region; oha cannot SigV4-sign, so the
 # signed routes are left to tests/soak.rs) at increasing concurrency, 10 s
 # a step. Prints a Markdown table: requests/s, p50 and p99 latency,
-# success rate, and the CPU each sandbox process used (% of one core;
-# oha itself shares the machine).
+# success rate, and the CPU each sandbox process and each region's
+# function instances used (% of one core; oha itself shares the machine).
 # Release builds of the CLI and the Lambda; oha is installed under
 # ~/.cache/oha if it is not on PATH.
 set -euo pipefail
@@ -26,12 +26,17 @@ cd "$dir"
 WILDRYDES_LAMBDA_BINARY="$target/release/bootstrap" "$bin" up -q > up.log
 state=.wildrydes/sandbox/state.json
 url=$(python3 -c "import json; t = json.load(open('$state'))['topology']; r = [r for r in t['regions'] if r['name'] == 'eu-west-1'][0]; print('http://%s:%s' % (r['address'], r['port']))")
-ticks() { # CPU ticks so far of each sandbox process
+ticks() { # CPU ticks so far of each sandbox process, and of the function
+  # instances each region process started: those still running (its
+  # children) plus those it has reaped (its cutime and cstime)
   python3 - <<'PY'
 import os, json
 state = json.load(open(".wildrydes/sandbox/state.json"))
 pids = {str(p): n for n, p in state["pids"].items()}
-out = {n: 0 for n in state["pids"]}
+out = {}
+for n in state["pids"]:
+    out[n] = 0
+    out[n + " functions"] = 0
 for pid in os.listdir("/proc"):
     if not pid.isdigit():
         continue
@@ -39,15 +44,18 @@ for pid in os.listdir("/proc"):
         stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     except OSError:
         continue
-    t = int(stat[11]) + int(stat[12])
+    own, reaped, parent = int(stat[11]) + int(stat[12]), int(stat[13]) + int(stat[14]), stat[1]
     if pid in pids:
-        out[pids[pid]] += t
+        out[pids[pid]] += own
+        out[pids[pid] + " functions"] += reaped
+    elif parent in pids:
+        out[pids[parent] + " functions"] += own + reaped
 print(json.dumps(out))
 PY
 }
 hz=$(getconf CLK_TCK)
-echo "| concurrency | requests/s | p50 ms | p99 ms | success | eu-west-1 CPU | ap-southeast-1 CPU | global CPU |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| concurrency | requests/s | p50 ms | p99 ms | success | eu-west-1 CPU | its functions | ap-southeast-1 CPU | its functions | global CPU |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in 1 4 16 64; do
   before=$(ticks)
   "$oha" -z 10s -c "$c" --no-tui --output-format json -H "Host: eu-west-1.api.wildrydes.test" "$url/health" > oha.json
@@ -59,6 +67,7 @@ r = json.load(open("oha.json"))
 s, p = r["summary"], r["latencyPercentiles"]
 cpu = lambda k: f"{(after[k] - before[k]) / hz / 10 * 100:.0f}%"
 print(f"| {c} | {s['requestsPerSec']:.0f} | {p['p50'] * 1000:.1f} | {p['p99'] * 1000:.1f} | {s['successRate'] * 100:.1f}% | "
-      f"{cpu('eu-west-1')} | {cpu('ap-southeast-1')} | {cpu('global')} |")
+      f"{cpu('eu-west-1')} | {cpu('eu-west-1 functions')} | {cpu('ap-southeast-1')} | "
+      f"{cpu('ap-southeast-1 functions')} | {cpu('global')} |")
 PY
 done
