@@ -7,7 +7,9 @@
 //! acknowledged ticket is in the region that acknowledged it and in the
 //! other, once; both regions hold exactly the same items; the counter is
 //! the newest value written in both (never an older one over a newer);
-//! no acknowledged delete is resurrected.
+//! no acknowledged delete is resurrected; each revived region's
+//! replicator resumed from its saved position, reading again at most the
+//! one batch the kill cut short (counted on the source's stream).
 //!
 //! The seed is printed; `WILDRYDES_TEST_SEED=<seed>` replays the same kill
 //! schedule (the load's interleaving with it still depends on timing).
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{PRIMARY, SECONDARY, TestSandbox, eventually, try_signed_call};
+use common::{PRIMARY, SECONDARY, TestSandbox, eventually, records_read_again, try_signed_call};
 use serde_json::{Value, json};
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
@@ -225,12 +227,26 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
         stop.clone(),
     ));
     let processes = [PRIMARY, SECONDARY, "global"];
+    // What each revived region's subscription reported on resuming.
+    let mut resumes = Vec::new();
     for k in 0..KILLS {
         let victim = processes[k % processes.len()];
         tokio::time::sleep(rng.millis(150, 600)).await;
         sb.kill(victim);
         tokio::time::sleep(rng.millis(50, 400)).await;
         sb.revive(victim).await;
+        if REGIONS.contains(&victim) {
+            let status = eventually(
+                &format!("{victim}'s subscription to start"),
+                Duration::from_secs(15),
+                || async {
+                    let (_, subs) = sb.sandbox.replication(victim).await.ok()?;
+                    subs.into_iter().find(|s| s.table == TABLE)
+                },
+            )
+            .await;
+            resumes.push((victim, status));
+        }
     }
     // Load a little longer on a whole sandbox, then stop.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -293,6 +309,25 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
         (sequential.counter_acked..=tried.load(Ordering::Relaxed)).contains(&value),
         "counter {value}, last acknowledged {} (seed {seed})",
         sequential.counter_acked
+    );
+    // Each revived replicator resumed from its saved position and read
+    // again at most the one batch the kill cut short.
+    let (mut cut_short, mut read_again) = (0, 0);
+    for (region, status) in &resumes {
+        let again = records_read_again(&sb, status).await;
+        let allowed = status.unfinished_batch.as_ref().map_or(0, |b| b.records);
+        assert!(
+            again <= allowed,
+            "{region} read {again} records of {}'s stream again after a restart, more than \
+             the {allowed} of the batch the kill cut short: {status:?} (seed {seed})",
+            status.source
+        );
+        cut_short += usize::from(status.unfinished_batch.is_some());
+        read_again += again;
+    }
+    eprintln!(
+        "{} region restarts: {cut_short} cut a replication batch short, {read_again} records read again",
+        resumes.len()
     );
     for id in &sequential.deleted {
         assert!(

@@ -11,7 +11,9 @@
 //! no read is in flight), and lifting it hands both over in one
 //! `GetRecords`. The replica dies after committing the batch's intents, or
 //! after writing A; either way, once revived, both regions must end at B
-//! with every change in each stream once. No timing is assumed:
+//! with every change in each stream once, and it must resume from the
+//! position its last finished batch saved, reading again only [A, B]. No
+//! timing is assumed:
 //! every wait is for a reported state or for a marker item that crossed
 //! over after the records under test (streams are applied in order).
 
@@ -23,7 +25,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, stream_records};
+use common::{
+    PRIMARY, SECONDARY, TestSandbox, create_table, eventually, records_read_again, stream_records,
+};
 use wildrydes_sandbox::launcher;
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
@@ -245,6 +249,23 @@ async fn killed_mid_batch(point: &str) {
     );
 
     sb.revive(SECONDARY).await;
+    // It resumes after v0, where its last finished batch left it, and
+    // reads again only the batch the kill cut short: A and B.
+    let resumed = eventually("ap's subscription to eu to start", WAIT, || async {
+        let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
+        subs.into_iter().find(|s| s.source == PRIMARY)
+    })
+    .await;
+    let batch = resumed
+        .unfinished_batch
+        .clone()
+        .expect("ap reports the batch the kill cut short");
+    assert_eq!(batch.records, 2, "the batch held A and B: {resumed:?}");
+    assert_eq!(
+        records_read_again(&sb, &resumed).await,
+        2,
+        "eu's stream between ap's saved position and the batch's end: {resumed:?}"
+    );
     for round in 1..=2 {
         barrier(&sb, PRIMARY, SECONDARY, &format!("to-ap-{round}")).await;
         barrier(&sb, SECONDARY, PRIMARY, &format!("to-eu-{round}")).await;

@@ -349,8 +349,15 @@ async fn replication(root: &Path, r: &ReplicationArgs) -> anyhow::Result<Outcome
                 (None, None) if s.caught_up => "caught up".to_owned(),
                 _ => "catching up".to_owned(),
             };
+            let resumed = match &s.unfinished_batch {
+                Some(b) => format!(
+                    "; resumed reading the {} records of a batch a restart cut short",
+                    b.records
+                ),
+                None => String::new(),
+            };
             println!(
-                "  {} from {}: {state}; {} applied",
+                "  {} from {}: {state}; {} applied{resumed}",
                 s.table, s.source, s.applied
             );
         }

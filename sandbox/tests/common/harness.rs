@@ -950,6 +950,49 @@ pub async fn stream_records(
     region: &str,
     table: &str,
 ) -> Vec<(String, String, Option<String>)> {
+    stream(sb, region, table)
+        .await
+        .into_iter()
+        .map(|r| {
+            let d = r.dynamodb.unwrap();
+            let id = d.keys.unwrap()["id"].as_s().unwrap().clone();
+            (
+                id,
+                r.event_name.unwrap().as_str().to_owned(),
+                r.user_identity.and_then(|u| u.principal_id),
+            )
+        })
+        .collect()
+}
+
+/// How many records of its source's stream a subscription that reported
+/// `s` reads again after it resumed: those after the position it resumed
+/// from, up to the last one of the batch it reports unfinished. Counted on
+/// the source's stream, not taken from the report.
+pub async fn records_read_again(
+    sb: &TestSandbox,
+    s: &wildrydes_sandbox::services::dynamodb::replication::SubscriptionStatus,
+) -> u64 {
+    let Some(batch) = &s.unfinished_batch else {
+        return 0;
+    };
+    let number = |seq: &str| seq.parse::<u128>().expect("a decimal sequence number");
+    let after = s.resumed_after.as_deref().map_or(0, number);
+    let through = number(&batch.last_seq);
+    stream(sb, &s.source, &s.table)
+        .await
+        .iter()
+        .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.as_deref().map(number))
+        .filter(|n| (after + 1..=through).contains(n))
+        .count() as u64
+}
+
+/// Every record of `table`'s stream in `region`, oldest first.
+pub async fn stream(
+    sb: &TestSandbox,
+    region: &str,
+    table: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
     let desc = sb
         .dynamodb(region)
         .describe_table()
@@ -995,15 +1038,7 @@ pub async fn stream_records(
         if records.is_empty() {
             break;
         }
-        for r in records {
-            let d = r.dynamodb.unwrap();
-            let id = d.keys.unwrap()["id"].as_s().unwrap().clone();
-            out.push((
-                id,
-                r.event_name.unwrap().as_str().to_owned(),
-                r.user_identity.and_then(|u| u.principal_id),
-            ));
-        }
+        out.extend(records);
         it = page.next_shard_iterator;
     }
     out

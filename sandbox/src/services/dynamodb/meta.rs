@@ -32,6 +32,16 @@ pub struct Intent {
     pub source_seq: Option<String>,
 }
 
+/// A replication batch read from a source's stream: the sequence number
+/// of its last record and how many records it held (echoes and skipped
+/// ones included). Its first record follows the saved position.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchMark {
+    pub last_seq: String,
+    pub records: u64,
+}
+
 /// One region's membership in a global table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replica {
@@ -67,6 +77,7 @@ impl Meta {
              CREATE TABLE IF NOT EXISTS replicas (tbl TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (tbl, region));
              CREATE TABLE IF NOT EXISTS policies (arn TEXT PRIMARY KEY, policy TEXT NOT NULL, revision TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS positions (source TEXT NOT NULL, tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (source, tbl));
+             CREATE TABLE IF NOT EXISTS batches (source TEXT NOT NULL, tbl TEXT NOT NULL, last_seq TEXT NOT NULL, records INTEGER NOT NULL, PRIMARY KEY (source, tbl));
              CREATE TABLE IF NOT EXISTS backfills (source TEXT NOT NULL, tbl TEXT NOT NULL, PRIMARY KEY (source, tbl));
              CREATE TABLE IF NOT EXISTS versions (tbl TEXT NOT NULL, key TEXT NOT NULL, micros INTEGER NOT NULL, region TEXT NOT NULL, PRIMARY KEY (tbl, key));
              CREATE TABLE IF NOT EXISTS applied (tbl TEXT NOT NULL, seq TEXT NOT NULL, PRIMARY KEY (tbl, seq));
@@ -149,6 +160,7 @@ impl Meta {
             for sql in [
                 "DELETE FROM replicas WHERE tbl = ?1",
                 "DELETE FROM positions WHERE tbl = ?1",
+                "DELETE FROM batches WHERE tbl = ?1",
                 "DELETE FROM backfills WHERE tbl = ?1",
                 "DELETE FROM versions WHERE tbl = ?1",
                 "DELETE FROM applied WHERE tbl = ?1",
@@ -220,6 +232,24 @@ impl Meta {
                 "SELECT seq FROM positions WHERE source = ?1 AND tbl = ?2",
                 params![source, table],
                 |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// The last batch from `source`'s stream of `table` whose writes were
+    /// begun: its last sequence number and its number of records.
+    pub fn last_batch(&self, source: &str, table: &str) -> Result<Option<BatchMark>, MetaError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT last_seq, records FROM batches WHERE source = ?1 AND tbl = ?2",
+                params![source, table],
+                |r| {
+                    Ok(BatchMark {
+                        last_seq: r.get(0)?,
+                        records: r.get(1)?,
+                    })
+                },
             )
             .optional()
         })
@@ -375,6 +405,21 @@ pub fn set_position(
         "INSERT INTO positions (source, tbl, seq) VALUES (?1, ?2, ?3)
          ON CONFLICT (source, tbl) DO UPDATE SET seq = excluded.seq",
         params![source, table, seq],
+    )
+    .map(drop)
+}
+
+/// Records `batch` as begun, in the transaction that commits its intents.
+pub fn set_last_batch(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    table: &str,
+    batch: &BatchMark,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO batches (source, tbl, last_seq, records) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (source, tbl) DO UPDATE SET last_seq = excluded.last_seq, records = excluded.records",
+        params![source, table, batch.last_seq, batch.records],
     )
     .map(drop)
 }

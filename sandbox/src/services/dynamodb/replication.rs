@@ -20,8 +20,10 @@
 //!   settled before the gate opens or, after a kill, before the region
 //!   serves again. Versions are recorded only for writes proven to be in
 //!   the engine and the source position moves only with a finished batch,
-//!   so a crash re-applies at most one batch, and a re-applied record
-//!   changes nothing (its version is not newer).
+//!   so a crash re-applies at most one batch (each batch's extent is
+//!   committed with its intents, and a subscription reports the one it
+//!   reads again as `unfinishedBatch`), and a re-applied record changes
+//!   nothing (its version is not newer).
 //! - Pause: a resource policy here denying `WriteDataForReplication`, or
 //!   one at the peer denying `ReadDataForReplication`, holds the batch.
 
@@ -34,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::attributes::{canonical_key, key_of, stream_item, table_item};
-use super::meta::{self, Intent, Meta, MetaError, Version};
+use super::meta::{self, BatchMark, Intent, Meta, MetaError, Version};
 use super::recovery::{self, seq_micros};
 use crate::control::ControlClient;
 use crate::credentials::REPLICATION_SERVICE;
@@ -72,6 +74,13 @@ pub struct SubscriptionStatus {
     pub last_lag_ms: Option<f64>,
     /// Whether the last poll found the peer's stream drained.
     pub caught_up: bool,
+    /// Where this subscription began reading the peer's stream: after the
+    /// position saved with the last finished batch (`None`: from its start).
+    pub resumed_after: Option<String>,
+    /// The batch begun before this subscription started and not finished
+    /// (a kill between its intents and its position): its records follow
+    /// `resumed_after`, and they are all that is read again.
+    pub unfinished_batch: Option<BatchMark>,
 }
 
 /// The clients that reach one peer region.
@@ -233,6 +242,7 @@ impl Replicator {
 
     /// Pulls `source`'s stream of `table` forever.
     async fn subscribe(self: Arc<Self>, source: String, table: String) {
+        self.record_resume(&source, &table);
         let mut backoff = Duration::from_millis(50);
         let mut iterator: Option<String> = None;
         // Read, not yet due: they count as still in the source region.
@@ -268,6 +278,25 @@ impl Replicator {
                 }
             }
         }
+    }
+
+    /// Reports where reading resumes and the batch, if any, it reads again.
+    fn record_resume(&self, source: &str, table: &str) {
+        let position = self.meta.position(source, table).ok().flatten();
+        let unfinished = self
+            .meta
+            .last_batch(source, table)
+            .ok()
+            .flatten()
+            .filter(|b| {
+                position
+                    .as_deref()
+                    .is_none_or(|p| seq_after(&b.last_seq, p))
+            });
+        self.update_status(source, table, |s| {
+            s.resumed_after = position;
+            s.unfinished_batch = unfinished;
+        });
     }
 
     /// One round: backfill if due, then one `GetRecords`. `Ok(true)` when
@@ -584,6 +613,14 @@ impl Replicator {
 
 /// A record's jitter in microseconds, within ±`jitter_ms`: derived from its
 /// sequence number, so a record read again is due at the same moment.
+/// Whether stream sequence number `a` comes after `b` (both decimal).
+fn seq_after(a: &str, b: &str) -> bool {
+    match (a.parse::<u128>(), b.parse::<u128>()) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => (a.len(), a) > (b.len(), b),
+    }
+}
+
 fn jitter(rec: &Incoming, settings: &Settings) -> i64 {
     if settings.jitter_ms == 0 {
         return 0;
@@ -678,10 +715,21 @@ fn apply_blocking(
         return Ok((0, None));
     }
 
-    // 3. The intents, then the writes, then the record of what they did;
-    //    a batch cut short here is settled before the gate opens.
+    // 3. The intents (with the batch's extent), then the writes, then the
+    //    record of what they did; a batch cut short here is settled before
+    //    the gate opens.
     let intents: Vec<Intent> = decided.iter().map(|(_, i)| i.clone()).collect();
-    meta.transaction(|tx| meta::add_intents(tx, table, &intents))?;
+    let mark = position.as_ref().map(|p| BatchMark {
+        last_seq: p.clone(),
+        records: batch.len() as u64,
+    });
+    meta.transaction(|tx| {
+        meta::add_intents(tx, table, &intents)?;
+        match &mark {
+            Some(mark) => meta::set_last_batch(tx, source, table, mark),
+            None => Ok(()),
+        }
+    })?;
     crate::fault::point("replication-after-intent");
     let outcome = write(db, table, &decided).and_then(|lag| {
         recovery::finish(db, meta, region, table, source, position.as_deref())?;
@@ -741,6 +789,14 @@ mod tests {
     }
 
     #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert!(seq_after("100000000000000000020", "100000000000000000019"));
+        assert!(seq_after("1000", "999"));
+        assert!(!seq_after("999", "1000"));
+        assert!(!seq_after("42", "42"));
+    }
+
+    #[test]
     fn a_write_the_engine_refuses_mid_batch_leaves_the_earlier_ones_marked() {
         let db = dynoxide::Database::memory().unwrap();
         engine(
@@ -762,6 +818,7 @@ mod tests {
             incoming(json!({"N": "2"}), 20),
         ];
         let last = batch[1].seq.clone();
+        let last_seq = last.clone().unwrap();
         let err = apply_blocking(&db, &meta, "ap", "eu", TABLE, batch, last).unwrap_err();
         assert!(matches!(err, ReplicationError::Engine(_)), "{err}");
 
@@ -773,6 +830,14 @@ mod tests {
             "k1's record is marked"
         );
         assert_eq!(meta.position("eu", TABLE).unwrap(), None, "read again");
+        assert_eq!(
+            meta.last_batch("eu", TABLE).unwrap(),
+            Some(BatchMark {
+                last_seq: last_seq.clone(),
+                records: 2
+            }),
+            "the batch read again is known, and its size"
+        );
         assert!(meta.tables_with_intents().unwrap().is_empty());
         // The next batch does not take k1's record for a client write.
         apply_blocking(&db, &meta, "ap", "eu", TABLE, Vec::new(), None).unwrap();
