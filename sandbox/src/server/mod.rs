@@ -444,7 +444,7 @@ impl RegionProcess {
                 Err(r) => return r,
             },
             ("POST", "replicas/delete") => match parse::<ReplicaDelete>(&body) {
-                Ok(d) => self.dynamo.drop_replica(&d.table).map(|_| json!({})),
+                Ok(d) => self.dynamo.drop_replica(&d.table).await.map(|_| json!({})),
                 Err(r) => return r,
             },
             ("POST", "replicas/status") => match parse::<ReplicaStatus>(&body) {

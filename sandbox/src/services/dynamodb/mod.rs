@@ -482,6 +482,9 @@ impl Dynamo {
                 others.join(", ")
             ));
         }
+        // No replication batch is under way while the table goes, and none
+        // starts on it afterwards (see `drop_replica`).
+        let _gate = self.replicator.gate.write().await;
         let (status, mut value) = match self
             .forward_json(target, request.to_string().as_bytes())
             .await
@@ -690,6 +693,7 @@ impl Dynamo {
                 let _ = client.replica_status(table, region, "DELETED").await;
             }
         }
+        let _gate = self.replicator.gate.write().await;
         if rest.iter().all(|r| r.region == self.region) {
             self.meta
                 .forget_table(table)
@@ -720,8 +724,14 @@ impl Dynamo {
         Ok(())
     }
 
-    /// Deletes this region's replica (called by a peer's `ReplicaUpdates` Delete).
-    pub fn drop_replica(&self, table: &str) -> Result<(), ReplicationError> {
+    /// Deletes this region's replica (called by a peer's `ReplicaUpdates`
+    /// Delete). Holds the replication gate's write side throughout: a batch
+    /// under way finishes first, and the subscriptions are stopped before
+    /// the gate opens, so no batch records versions for a table that is
+    /// gone (a table made again under the name would skip writes older
+    /// than them).
+    pub async fn drop_replica(&self, table: &str) -> Result<(), ReplicationError> {
+        let _gate = self.replicator.gate.write().await;
         self.meta.forget_table(table)?;
         self.replicator.refresh();
         let request = serde_json::from_value(json!({"TableName": table}))?;

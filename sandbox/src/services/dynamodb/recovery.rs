@@ -257,17 +257,32 @@ fn writer_of(pending: &[Intent], key: &str, remove: bool) -> Option<usize> {
 /// Settles `table`'s intents after a batch that failed part-way, retrying
 /// until it can. The caller holds the gate's write side throughout, so no
 /// client write lands among the batch's records and no peer reads them
-/// unmarked meanwhile.
-pub(super) fn settle(db: &dynoxide::Database, meta: &Meta, region: &str, table: &str) {
+/// unmarked meanwhile. While it cannot, `stuck` is told why (and `None`
+/// once it has), for the replication status.
+pub(super) fn settle(
+    db: &dynoxide::Database,
+    meta: &Meta,
+    region: &str,
+    table: &str,
+    stuck: &dyn Fn(Option<String>),
+) {
     let mut wait = Duration::from_millis(50);
+    let mut waited = false;
     loop {
         match reconcile(db, meta, region, table) {
             Ok(settled) => {
                 tracing::info!(%table, ?settled, "settled a replication batch that failed part-way");
+                if waited {
+                    stuck(None);
+                }
                 return;
             }
             Err(e) => {
                 tracing::warn!(%table, error = %e, "cannot settle a failed replication batch yet; replication and writes here wait");
+                stuck(Some(format!(
+                    "cannot settle a replication batch that failed part-way ({e}); writes to {table} here wait until it can"
+                )));
+                waited = true;
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(1));
             }

@@ -561,19 +561,28 @@ impl Replicator {
         let meta = self.meta.clone();
         let (region, source_owned, table_owned) =
             (self.region.clone(), source.to_owned(), table.to_owned());
+        let me = self.me.clone();
         let (applied, lag) = tokio::task::spawn_blocking(move || {
             // Released when the batch is settled, even if this subscription
             // is stopped (its task aborted) meanwhile.
             let _gate = gate;
-            apply_blocking(
-                &db,
-                &meta,
-                &region,
-                &source_owned,
-                &table_owned,
-                batch,
-                position,
-            )
+            let stuck = |problem: Option<String>| {
+                if let Some(me) = me.upgrade() {
+                    me.update_status(&source_owned, &table_owned, |s| s.last_error = problem);
+                }
+            };
+            settled_on_panic(&db, &meta, &region, &table_owned, &stuck, || {
+                apply_blocking(
+                    &db,
+                    &meta,
+                    &region,
+                    &source_owned,
+                    &table_owned,
+                    batch,
+                    position,
+                    &stuck,
+                )
+            })
         })
         .await??;
         tracing::debug!(%source, %table, applied, "applied a batch");
@@ -675,6 +684,26 @@ where
     Ok(serde_json::to_value(resp)?)
 }
 
+/// Runs `batch` (a batch's work), and if it panics, settles what it did
+/// before the panic goes on (and with it the gate): a panic is a bug, but
+/// it must not leave replicated records unmarked for a peer to read or
+/// client writes to land among them.
+fn settled_on_panic<T>(
+    db: &dynoxide::Database,
+    meta: &Meta,
+    region: &str,
+    table: &str,
+    stuck: &dyn Fn(Option<String>),
+    batch: impl FnOnce() -> T,
+) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(batch)).unwrap_or_else(|panic| {
+        tracing::error!(%table, "a replication batch panicked; settling it");
+        recovery::settle(db, meta, region, table, stuck);
+        std::panic::resume_unwind(panic)
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn apply_blocking(
     db: &dynoxide::Database,
     meta: &Meta,
@@ -683,6 +712,7 @@ fn apply_blocking(
     table: &str,
     batch: Vec<Incoming>,
     position: Option<String>,
+    stuck: &dyn Fn(Option<String>),
 ) -> Result<(usize, Option<f64>), ReplicationError> {
     // 1. Versions of this region's own writes since the last batch.
     recovery::reconcile(db, meta, region, table)?;
@@ -738,7 +768,7 @@ fn apply_blocking(
     match outcome {
         Ok(lag) => Ok((decided.len(), lag)),
         Err(e) => {
-            recovery::settle(db, meta, region, table);
+            recovery::settle(db, meta, region, table, stuck);
             Err(e)
         }
     }
@@ -796,8 +826,8 @@ mod tests {
         assert!(!seq_after("42", "42"));
     }
 
-    #[test]
-    fn a_write_the_engine_refuses_mid_batch_leaves_the_earlier_ones_marked() {
+    /// An engine with [`TABLE`] (streamed) and an empty metadata file.
+    fn region() -> (dynoxide::Database, Meta, tempfile::TempDir) {
         let db = dynoxide::Database::memory().unwrap();
         engine(
             |r| db.create_table(r),
@@ -812,6 +842,48 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let meta = Meta::open(&dir.path().join("replication.sqlite")).unwrap();
+        (db, meta, dir)
+    }
+
+    #[test]
+    fn a_batch_that_panics_is_settled_before_the_panic_goes_on() {
+        let (db, meta, _dir) = region();
+        let rec = incoming(json!({"S": "k1"}), 10);
+        let intent = Intent {
+            key: canonical_key(&rec.keys),
+            remove: false,
+            version: Version {
+                micros: 10,
+                region: "eu".into(),
+            },
+            source_seq: rec.seq.clone(),
+        };
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settled_on_panic(&db, &meta, "ap", TABLE, &|_| {}, || {
+                meta.transaction(|tx| meta::add_intents(tx, TABLE, std::slice::from_ref(&intent)))
+                    .unwrap();
+                write(&db, TABLE, &[(&rec, intent.clone())]).unwrap();
+                panic!("a bug in the middle of a batch");
+            })
+        }));
+        assert!(panicked.is_err(), "the panic goes on");
+        assert!(meta.tables_with_intents().unwrap().is_empty(), "settled");
+        let written = recovery::own_records(&db, TABLE, None).unwrap();
+        let seq = written[0]["dynamodb"]["SequenceNumber"].as_str().unwrap();
+        assert!(
+            meta.is_applied(TABLE, seq).unwrap(),
+            "k1's record is marked as replication's: no peer takes it for a client write"
+        );
+        assert_eq!(
+            meta.transaction(|tx| meta::version(tx, TABLE, &intent.key))
+                .unwrap(),
+            Some(intent.version)
+        );
+    }
+
+    #[test]
+    fn a_write_the_engine_refuses_mid_batch_leaves_the_earlier_ones_marked() {
+        let (db, meta, _dir) = region();
         // The second item's key has the wrong type: the engine refuses it.
         let batch = vec![
             incoming(json!({"S": "k1"}), 10),
@@ -819,7 +891,7 @@ mod tests {
         ];
         let last = batch[1].seq.clone();
         let last_seq = last.clone().unwrap();
-        let err = apply_blocking(&db, &meta, "ap", "eu", TABLE, batch, last).unwrap_err();
+        let err = apply_blocking(&db, &meta, "ap", "eu", TABLE, batch, last, &|_| {}).unwrap_err();
         assert!(matches!(err, ReplicationError::Engine(_)), "{err}");
 
         let written = recovery::own_records(&db, TABLE, None).unwrap();
@@ -840,7 +912,7 @@ mod tests {
         );
         assert!(meta.tables_with_intents().unwrap().is_empty());
         // The next batch does not take k1's record for a client write.
-        apply_blocking(&db, &meta, "ap", "eu", TABLE, Vec::new(), None).unwrap();
+        apply_blocking(&db, &meta, "ap", "eu", TABLE, Vec::new(), None, &|_| {}).unwrap();
         let k1 = canonical_key(&json!({"id": {"S": "k1"}}));
         assert_eq!(
             meta.transaction(|tx| meta::version(tx, TABLE, &k1))
