@@ -3,13 +3,15 @@
 //! domain and sequential DynamoDB writes (a counter, and items put then
 //! deleted) in both regions, while the primary, the secondary and the
 //! global process are SIGKILLed at seeded random moments and revived, 21
-//! kill points in all. Afterwards, with replication converged: every
-//! acknowledged ticket is in the region that acknowledged it and in the
-//! other, once; both regions hold exactly the same items; the counter is
-//! the newest value written in both (never an older one over a newer);
-//! no acknowledged delete is resurrected; each revived region's
-//! replicator resumed from its saved position, reading again at most the
-//! one batch the kill cut short (counted on the source's stream).
+//! times; every other round a region also kills itself by its crash point
+//! after one of a replication batch's engine writes (6 more). Afterwards,
+//! with replication converged: every acknowledged ticket is in the region
+//! that acknowledged it and in the other, once; both regions hold exactly
+//! the same items; the counter is the newest value written in both (never
+//! an older one over a newer); no acknowledged delete is resurrected; each
+//! revived region's replicator resumed from its saved position, reading
+//! again at most the one batch the kill cut short (counted on the source's
+//! stream), and every mid-batch kill left such a batch.
 //!
 //! The seed is printed; `WILDRYDES_TEST_SEED=<seed>` replays the same kill
 //! schedule (the load's interleaving with it still depends on timing).
@@ -229,11 +231,22 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
     let processes = [PRIMARY, SECONDARY, "global"];
     // What each revived region's subscription reported on resuming.
     let mut resumes = Vec::new();
+    let mut mid_batch = 0;
     for k in 0..KILLS {
+        let mut placed = false;
         let victim = processes[k % processes.len()];
         tokio::time::sleep(rng.millis(150, 600)).await;
         sb.kill(victim);
         tokio::time::sleep(rng.millis(50, 400)).await;
+        if REGIONS.contains(&victim) && (k / processes.len()) % 2 == 1 {
+            // Every other round a region dies once more, by its own crash
+            // point, after one of a replication batch's engine writes.
+            let fault = format!("replication-after-engine-write:{}", 1 + rng.next() % 4);
+            sb.revive_until_fault(victim, &fault, Duration::from_secs(20))
+                .await;
+            mid_batch += 1;
+            placed = true;
+        }
         sb.revive(victim).await;
         if REGIONS.contains(&victim) {
             let status = eventually(
@@ -241,11 +254,12 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
                 Duration::from_secs(15),
                 || async {
                     let (_, subs) = sb.sandbox.replication(victim).await.ok()?;
-                    subs.into_iter().find(|s| s.table == TABLE)
+                    subs.into_iter()
+                        .find(|s| s.table == TABLE && s.resumed.is_some())
                 },
             )
             .await;
-            resumes.push((victim, status));
+            resumes.push((victim, status, placed));
         }
     }
     // Load a little longer on a whole sandbox, then stop.
@@ -254,10 +268,11 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
     let tickets = tickets.await.unwrap();
     let sequential = sequential.await.unwrap();
     eprintln!(
-        "{} tickets and {} counter values acknowledged, {} deletes, over {KILLS} kills",
+        "{} tickets and {} counter values acknowledged, {} deletes, over {} kills",
         tickets.len(),
         sequential.counter_acked,
-        sequential.deleted.len()
+        sequential.deleted.len(),
+        KILLS + mid_batch
     );
     assert!(
         tickets.len() >= 20,
@@ -313,22 +328,33 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
     // Each revived replicator resumed from its saved position and read
     // again at most the one batch the kill cut short.
     let (mut cut_short, mut read_again) = (0, 0);
-    for (region, status) in &resumes {
+    for (region, status, placed) in &resumes {
         let again = records_read_again(&sb, status).await;
-        let allowed = status.unfinished_batch.as_ref().map_or(0, |b| b.records);
+        let unfinished = status
+            .resumed
+            .as_ref()
+            .and_then(|r| r.unfinished_batch.as_ref());
+        let allowed = unfinished.map_or(0, |b| b.records);
         assert!(
             again <= allowed,
             "{region} read {again} records of {}'s stream again after a restart, more than \
              the {allowed} of the batch the kill cut short: {status:?} (seed {seed})",
             status.source
         );
-        cut_short += usize::from(status.unfinished_batch.is_some());
+        assert!(
+            unfinished.is_some() || !placed,
+            "{region} was killed after a replicated engine write, but resumed with no \
+             unfinished batch: {status:?} (seed {seed})"
+        );
+        cut_short += usize::from(unfinished.is_some());
         read_again += again;
     }
     eprintln!(
-        "{} region restarts: {cut_short} cut a replication batch short, {read_again} records read again",
+        "{} region restarts ({mid_batch} after a kill placed mid-batch): {cut_short} resumed a \
+         replication batch cut short, {read_again} records read again",
         resumes.len()
     );
+
     for id in &sequential.deleted {
         assert!(
             !keys.contains(&("load-doomed".to_owned(), id.clone())),

@@ -253,12 +253,14 @@ async fn killed_mid_batch(point: &str) {
     // reads again only the batch the kill cut short: A and B.
     let resumed = eventually("ap's subscription to eu to start", WAIT, || async {
         let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
-        subs.into_iter().find(|s| s.source == PRIMARY)
+        subs.into_iter()
+            .find(|s| s.source == PRIMARY && s.resumed.is_some())
     })
     .await;
     let batch = resumed
-        .unfinished_batch
-        .clone()
+        .resumed
+        .as_ref()
+        .and_then(|r| r.unfinished_batch.clone())
         .expect("ap reports the batch the kill cut short");
     assert_eq!(batch.records, 2, "the batch held A and B: {resumed:?}");
     assert_eq!(

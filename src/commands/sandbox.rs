@@ -349,7 +349,7 @@ async fn replication(root: &Path, r: &ReplicationArgs) -> anyhow::Result<Outcome
                 (None, None) if s.caught_up => "caught up".to_owned(),
                 _ => "catching up".to_owned(),
             };
-            let resumed = match &s.unfinished_batch {
+            let resumed = match s.resumed.as_ref().and_then(|r| r.unfinished_batch.as_ref()) {
                 Some(b) => format!(
                     "; resumed reading the {} records of a batch a restart cut short",
                     b.records

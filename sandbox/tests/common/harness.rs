@@ -108,6 +108,35 @@ impl TestSandbox {
             .unwrap_or_else(|e| panic!("revive {process} with {vars:?}: {e}"));
     }
 
+    /// Starts a killed process again armed to kill itself at crash point
+    /// `fault` (`<point>[:<n>]`, see `WILDRYDES_SANDBOX_FAULT`), and returns
+    /// once it has, within `within`, as its log says. It may die before it
+    /// first answers (work waiting for it can reach the point at once);
+    /// either way it is left dead, for [`revive`](Self::revive).
+    pub async fn revive_until_fault(&mut self, process: &str, fault: &str, within: Duration) {
+        let mut command: Vec<std::ffi::OsString> = vec![
+            "env".into(),
+            format!("WILDRYDES_SANDBOX_FAULT={fault}").into(),
+        ];
+        command.extend(super::serve_command());
+        match self.sandbox.revive_with(process, &command, READY).await {
+            Ok(()) | Err(launcher::LaunchError::Exited { .. }) => {}
+            Err(e) => panic!("revive {process} armed with {fault}: {e}"),
+        }
+        eventually(&format!("{process} to reach {fault}"), within, || async {
+            let statuses = self.sandbox.status().await;
+            let status = statuses.iter().find(|s| s.name == process)?;
+            (status.state == "dead").then_some(())
+        })
+        .await;
+        let (point, nth) = fault.split_once(':').unwrap_or((fault, "1"));
+        let log = launcher::tail(&self.sandbox.layout.log_file(process), 200);
+        assert!(
+            log.contains(&format!("fault {point} #{nth}: killing this process")),
+            "{process} died, but not at {fault}:\n{log}"
+        );
+    }
+
     /// Re-reads state (after a revive or restart).
     pub fn reload(&mut self) {
         self.sandbox = Sandbox::open(&self.root).unwrap().unwrap();
@@ -973,11 +1002,12 @@ pub async fn records_read_again(
     sb: &TestSandbox,
     s: &wildrydes_sandbox::services::dynamodb::replication::SubscriptionStatus,
 ) -> u64 {
-    let Some(batch) = &s.unfinished_batch else {
+    let resumed = s.resumed.as_ref().expect("the subscription has resumed");
+    let Some(batch) = &resumed.unfinished_batch else {
         return 0;
     };
     let number = |seq: &str| seq.parse::<u128>().expect("a decimal sequence number");
-    let after = s.resumed_after.as_deref().map_or(0, number);
+    let after = resumed.after.as_deref().map_or(0, number);
     let through = number(&batch.last_seq);
     stream(sb, &s.source, &s.table)
         .await

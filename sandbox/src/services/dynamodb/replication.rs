@@ -21,8 +21,8 @@
 //!   serves again. Versions are recorded only for writes proven to be in
 //!   the engine and the source position moves only with a finished batch,
 //!   so a crash re-applies at most one batch (each batch's extent is
-//!   committed with its intents, and a subscription reports the one it
-//!   reads again as `unfinishedBatch`), and a re-applied record changes
+//!   committed with its intents, and a subscription reports where it
+//!   resumed and the one it reads again), and a re-applied record changes
 //!   nothing (its version is not newer).
 //! - Pause: a resource policy here denying `WriteDataForReplication`, or
 //!   one at the peer denying `ReadDataForReplication`, holds the batch.
@@ -74,13 +74,30 @@ pub struct SubscriptionStatus {
     pub last_lag_ms: Option<f64>,
     /// Whether the last poll found the peer's stream drained.
     pub caught_up: bool,
-    /// Where this subscription began reading the peer's stream: after the
-    /// position saved with the last finished batch (`None`: from its start).
-    pub resumed_after: Option<String>,
-    /// The batch begun before this subscription started and not finished
-    /// (a kill between its intents and its position): its records follow
-    /// `resumed_after`, and they are all that is read again.
+    /// Where this subscription began reading the peer's stream; set when
+    /// it opens its first iterator.
+    pub resumed: Option<Resume>,
+}
+
+/// Where a subscription began reading its source's stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resume {
+    /// The sequence number its first iterator read after: the position
+    /// saved with the last finished batch (`None`: the stream's start).
+    pub after: Option<String>,
+    /// The batch begun before the subscription started and not finished (a
+    /// kill between its intents and its position): its records follow
+    /// `after`, and they are all that is read again.
     pub unfinished_batch: Option<BatchMark>,
+}
+
+/// A subscription's place in its source's stream.
+struct Cursor {
+    iterator: Option<String>,
+    /// The batch left unfinished when the subscription started, until the
+    /// first iterator is opened and [`Resume`] reported.
+    unreported: Option<Option<BatchMark>>,
 }
 
 /// The clients that reach one peer region.
@@ -242,16 +259,15 @@ impl Replicator {
 
     /// Pulls `source`'s stream of `table` forever.
     async fn subscribe(self: Arc<Self>, source: String, table: String) {
-        self.record_resume(&source, &table);
         let mut backoff = Duration::from_millis(50);
-        let mut iterator: Option<String> = None;
+        let mut cursor = Cursor {
+            iterator: None,
+            unreported: Some(self.meta.last_batch(&source, &table).ok().flatten()),
+        };
         // Read, not yet due: they count as still in the source region.
         let mut pending: Vec<Incoming> = Vec::new();
         loop {
-            match self
-                .poll(&source, &table, &mut iterator, &mut pending)
-                .await
-            {
+            match self.poll(&source, &table, &mut cursor, &mut pending).await {
                 Ok(drained) => {
                     backoff = Duration::from_millis(50);
                     self.update_status(&source, &table, |s| {
@@ -265,7 +281,7 @@ impl Replicator {
                 }
                 Err(e) => {
                     // Read again from the saved position.
-                    iterator = None;
+                    cursor.iterator = None;
                     pending.clear();
                     let message = format!("{e:#}");
                     tracing::debug!(%source, %table, error = %message, "replication poll failed");
@@ -280,32 +296,13 @@ impl Replicator {
         }
     }
 
-    /// Reports where reading resumes and the batch, if any, it reads again.
-    fn record_resume(&self, source: &str, table: &str) {
-        let position = self.meta.position(source, table).ok().flatten();
-        let unfinished = self
-            .meta
-            .last_batch(source, table)
-            .ok()
-            .flatten()
-            .filter(|b| {
-                position
-                    .as_deref()
-                    .is_none_or(|p| seq_after(&b.last_seq, p))
-            });
-        self.update_status(source, table, |s| {
-            s.resumed_after = position;
-            s.unfinished_batch = unfinished;
-        });
-    }
-
     /// One round: backfill if due, then one `GetRecords`. `Ok(true)` when
     /// the peer's stream is drained.
     async fn poll(
         &self,
         source: &str,
         table: &str,
-        iterator: &mut Option<String>,
+        cursor: &mut Cursor,
         pending: &mut Vec<Incoming>,
     ) -> Result<bool, ReplicationError> {
         let peer = &self.peers[source];
@@ -313,13 +310,25 @@ impl Replicator {
             self.backfill(peer, source, table).await?;
             self.meta.set_needs_backfill(source, table, false)?;
         }
-        if iterator.is_none() {
-            *iterator = Some(self.open_iterator(peer, source, table).await?);
+        if cursor.iterator.is_none() {
+            let (iterator, after) = self.open_iterator(peer, source, table).await?;
+            if let Some(last) = cursor.unreported.take() {
+                // Begun after the saved position and not finished: read again.
+                let unfinished_batch =
+                    last.filter(|b| after.as_deref().is_none_or(|p| seq_after(&b.last_seq, p)));
+                self.update_status(source, table, |s| {
+                    s.resumed = Some(Resume {
+                        after,
+                        unfinished_batch,
+                    })
+                });
+            }
+            cursor.iterator = Some(iterator);
         }
         let out = match peer
             .streams
             .get_records()
-            .shard_iterator(iterator.clone().unwrap_or_default())
+            .shard_iterator(cursor.iterator.clone().unwrap_or_default())
             .limit(1000)
             .send()
             .await
@@ -344,7 +353,7 @@ impl Replicator {
                 ));
             }
         };
-        *iterator = out.next_shard_iterator.clone();
+        cursor.iterator = out.next_shard_iterator.clone();
         let records = out.records.unwrap_or_default();
         if records.is_empty() && pending.is_empty() {
             self.update_status(source, table, |s| s.paused = None);
@@ -386,12 +395,14 @@ impl Replicator {
         Ok(false)
     }
 
+    /// An iterator after the saved position (or at the stream's start),
+    /// and that position.
     async fn open_iterator(
         &self,
         peer: &Peer,
         source: &str,
         table: &str,
-    ) -> Result<String, ReplicationError> {
+    ) -> Result<(String, Option<String>), ReplicationError> {
         let desc = peer
             .dynamo
             .describe_table()
@@ -434,7 +445,7 @@ impl Replicator {
             .get_shard_iterator()
             .stream_arn(&stream_arn)
             .shard_id(shard);
-        let request = match position {
+        let request = match &position {
             Some(seq) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(seq),
@@ -446,8 +457,10 @@ impl Replicator {
                 aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
             ))
         })?;
-        out.shard_iterator
-            .ok_or_else(|| ReplicationError::Peer(format!("no shard iterator from {source}")))
+        let iterator = out
+            .shard_iterator
+            .ok_or_else(|| ReplicationError::Peer(format!("no shard iterator from {source}")))?;
+        Ok((iterator, position))
     }
 
     /// Copies the peer's current items (for a new replica), versioned at
@@ -620,8 +633,6 @@ impl Replicator {
     }
 }
 
-/// A record's jitter in microseconds, within ±`jitter_ms`: derived from its
-/// sequence number, so a record read again is due at the same moment.
 /// Whether stream sequence number `a` comes after `b` (both decimal).
 fn seq_after(a: &str, b: &str) -> bool {
     match (a.parse::<u128>(), b.parse::<u128>()) {
@@ -630,6 +641,8 @@ fn seq_after(a: &str, b: &str) -> bool {
     }
 }
 
+/// A record's jitter in microseconds, within ±`jitter_ms`: derived from its
+/// sequence number, so a record read again is due at the same moment.
 fn jitter(rec: &Incoming, settings: &Settings) -> i64 {
     if settings.jitter_ms == 0 {
         return 0;
