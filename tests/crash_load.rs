@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{PRIMARY, SECONDARY, TestSandbox, eventually, records_read_again, try_signed_call};
+use common::{PRIMARY, SECONDARY, TestSandbox, eventually, resume_seen, try_signed_call};
 use serde_json::{Value, json};
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
@@ -254,8 +254,10 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
                 Duration::from_secs(15),
                 || async {
                     let (_, subs) = sb.sandbox.replication(victim).await.ok()?;
-                    subs.into_iter()
-                        .find(|s| s.table == TABLE && s.resumed.is_some())
+                    subs.into_iter().find(|s| {
+                        s.table == TABLE
+                            && s.resumed.as_ref().is_some_and(|r| r.first_read.is_some())
+                    })
                 },
             )
             .await;
@@ -329,7 +331,15 @@ async fn acknowledged_writes_survive_kills_of_every_process() {
     // again at most the one batch the kill cut short.
     let (mut cut_short, mut read_again) = (0, 0);
     for (region, status, placed) in &resumes {
-        let again = records_read_again(&sb, status).await;
+        let seen = resume_seen(&sb, status).await;
+        let again = seen.read_again;
+        assert_eq!(
+            status.resumed.as_ref().and_then(|r| r.first_read.clone()),
+            seen.next_after,
+            "{region} did not resume reading {}'s stream right after the position it reports: \
+             {status:?} (seed {seed})",
+            status.source
+        );
         let unfinished = status
             .resumed
             .as_ref()

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate,
 };
 use common::{
-    PRIMARY, SECONDARY, TestSandbox, create_table, eventually, records_read_again, stream_records,
+    PRIMARY, SECONDARY, TestSandbox, create_table, eventually, resume_seen, stream_records,
 };
 use wildrydes_sandbox::launcher;
 use wildrydes_sandbox::services::dynamodb::replication::Settings;
@@ -253,8 +253,9 @@ async fn killed_mid_batch(point: &str) {
     // reads again only the batch the kill cut short: A and B.
     let resumed = eventually("ap's subscription to eu to start", WAIT, || async {
         let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
-        subs.into_iter()
-            .find(|s| s.source == PRIMARY && s.resumed.is_some())
+        subs.into_iter().find(|s| {
+            s.source == PRIMARY && s.resumed.as_ref().is_some_and(|r| r.first_read.is_some())
+        })
     })
     .await;
     let batch = resumed
@@ -263,10 +264,15 @@ async fn killed_mid_batch(point: &str) {
         .and_then(|r| r.unfinished_batch.clone())
         .expect("ap reports the batch the kill cut short");
     assert_eq!(batch.records, 2, "the batch held A and B: {resumed:?}");
+    let seen = resume_seen(&sb, &resumed).await;
     assert_eq!(
-        records_read_again(&sb, &resumed).await,
-        2,
+        seen.read_again, 2,
         "eu's stream between ap's saved position and the batch's end: {resumed:?}"
+    );
+    assert_eq!(
+        resumed.resumed.as_ref().unwrap().first_read,
+        seen.next_after,
+        "ap read first the record right after its saved position: {resumed:?}"
     );
     for round in 1..=2 {
         barrier(&sb, PRIMARY, SECONDARY, &format!("to-ap-{round}")).await;

@@ -119,6 +119,9 @@ impl TestSandbox {
             format!("WILDRYDES_SANDBOX_FAULT={fault}").into(),
         ];
         command.extend(super::serve_command());
+        // The log is appended to across lives: only this one's lines count.
+        let log_file = self.sandbox.layout.log_file(process);
+        let before = std::fs::metadata(&log_file).map_or(0, |m| m.len()) as usize;
         match self.sandbox.revive_with(process, &command, READY).await {
             Ok(()) | Err(launcher::LaunchError::Exited { .. }) => {}
             Err(e) => panic!("revive {process} armed with {fault}: {e}"),
@@ -130,7 +133,8 @@ impl TestSandbox {
         })
         .await;
         let (point, nth) = fault.split_once(':').unwrap_or((fault, "1"));
-        let log = launcher::tail(&self.sandbox.layout.log_file(process), 200);
+        let log = std::fs::read(&log_file).unwrap_or_default();
+        let log = String::from_utf8_lossy(log.get(before..).unwrap_or_default());
         assert!(
             log.contains(&format!("fault {point} #{nth}: killing this process")),
             "{process} died, but not at {fault}:\n{log}"
@@ -994,27 +998,41 @@ pub async fn stream_records(
         .collect()
 }
 
-/// How many records of its source's stream a subscription that reported
-/// `s` reads again after it resumed: those after the position it resumed
-/// from, up to the last one of the batch it reports unfinished. Counted on
-/// the source's stream, not taken from the report.
-pub async fn records_read_again(
+/// What the source's stream says of a subscription's resume, as `s`
+/// reported it (counted on the stream, not taken from the report).
+#[derive(Debug)]
+pub struct ResumeSeen {
+    /// The stream's first record after the position the subscription
+    /// resumed from: the first one it must have read.
+    pub next_after: Option<String>,
+    /// Records after that position up to the last one of the batch it
+    /// reports unfinished: those it reads again.
+    pub read_again: u64,
+}
+
+pub async fn resume_seen(
     sb: &TestSandbox,
     s: &wildrydes_sandbox::services::dynamodb::replication::SubscriptionStatus,
-) -> u64 {
+) -> ResumeSeen {
     let resumed = s.resumed.as_ref().expect("the subscription has resumed");
-    let Some(batch) = &resumed.unfinished_batch else {
-        return 0;
-    };
     let number = |seq: &str| seq.parse::<u128>().expect("a decimal sequence number");
     let after = resumed.after.as_deref().map_or(0, number);
-    let through = number(&batch.last_seq);
-    stream(sb, &s.source, &s.table)
+    let through = resumed
+        .unfinished_batch
+        .as_ref()
+        .map_or(after, |b| number(&b.last_seq));
+    let sequence: Vec<String> = stream(sb, &s.source, &s.table)
         .await
-        .iter()
-        .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.as_deref().map(number))
-        .filter(|n| (after + 1..=through).contains(n))
-        .count() as u64
+        .into_iter()
+        .filter_map(|r| r.dynamodb?.sequence_number)
+        .collect();
+    ResumeSeen {
+        next_after: sequence.iter().find(|q| number(q) > after).cloned(),
+        read_again: sequence
+            .iter()
+            .filter(|q| (after + 1..=through).contains(&number(q)))
+            .count() as u64,
+    }
 }
 
 /// Every record of `table`'s stream in `region`, oldest first.

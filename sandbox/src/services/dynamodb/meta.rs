@@ -409,7 +409,8 @@ pub fn set_position(
     .map(drop)
 }
 
-/// Records `batch` as begun, in the transaction that commits its intents.
+/// Records `batch` as begun: in the transaction that commits its intents,
+/// or with the position when it makes no write.
 pub fn set_last_batch(
     tx: &rusqlite::Transaction<'_>,
     source: &str,

@@ -280,7 +280,7 @@ pub(super) fn settle(
             Err(e) => {
                 tracing::warn!(%table, error = %e, "cannot settle a failed replication batch yet; replication and writes here wait");
                 stuck(Some(format!(
-                    "cannot settle a replication batch that failed part-way ({e}); writes to {table} here wait until it can"
+                    "cannot settle a replication batch into {table} that failed part-way ({e}); every item write and every peer's stream read in this region waits until it can"
                 )));
                 waited = true;
                 std::thread::sleep(wait);

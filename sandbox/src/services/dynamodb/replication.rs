@@ -86,6 +86,9 @@ pub struct Resume {
     /// The sequence number its first iterator read after: the position
     /// saved with the last finished batch (`None`: the stream's start).
     pub after: Option<String>,
+    /// The sequence number of the first record it read (`None` until one
+    /// is read): the record right after `after` in the source's stream.
+    pub first_read: Option<String>,
     /// The batch begun before the subscription started and not finished (a
     /// kill between its intents and its position): its records follow
     /// `after`, and they are all that is read again.
@@ -98,6 +101,8 @@ struct Cursor {
     /// The batch left unfinished when the subscription started, until the
     /// first iterator is opened and [`Resume`] reported.
     unreported: Option<Option<BatchMark>>,
+    /// Until the first record is read and reported.
+    first_read_pending: bool,
 }
 
 /// The clients that reach one peer region.
@@ -201,6 +206,20 @@ impl Replicator {
         self.wake.notify_waiters();
     }
 
+    /// Updates a subscription's status only if it is still listed (one
+    /// stopped meanwhile is not brought back).
+    fn update_existing_status(
+        &self,
+        source: &str,
+        table: &str,
+        f: impl FnOnce(&mut SubscriptionStatus),
+    ) {
+        let mut map = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = map.get_mut(&(source.to_owned(), table.to_owned())) {
+            f(entry);
+        }
+    }
+
     fn update_status(&self, source: &str, table: &str, f: impl FnOnce(&mut SubscriptionStatus)) {
         let mut map = self.status.lock().unwrap_or_else(|p| p.into_inner());
         let entry = map
@@ -260,9 +279,14 @@ impl Replicator {
     /// Pulls `source`'s stream of `table` forever.
     async fn subscribe(self: Arc<Self>, source: String, table: String) {
         let mut backoff = Duration::from_millis(50);
+        let last_batch = self.meta.last_batch(&source, &table).unwrap_or_else(|e| {
+            tracing::warn!(%source, %table, error = %e, "cannot read the last replication batch begun");
+            None
+        });
         let mut cursor = Cursor {
             iterator: None,
-            unreported: Some(self.meta.last_batch(&source, &table).ok().flatten()),
+            unreported: Some(last_batch),
+            first_read_pending: true,
         };
         // Read, not yet due: they count as still in the source region.
         let mut pending: Vec<Incoming> = Vec::new();
@@ -319,6 +343,7 @@ impl Replicator {
                 self.update_status(source, table, |s| {
                     s.resumed = Some(Resume {
                         after,
+                        first_read: None,
                         unfinished_batch,
                     })
                 });
@@ -355,6 +380,18 @@ impl Replicator {
         };
         cursor.iterator = out.next_shard_iterator.clone();
         let records = out.records.unwrap_or_default();
+        if let Some(first) = records.first().filter(|_| cursor.first_read_pending) {
+            cursor.first_read_pending = false;
+            let seq = first
+                .dynamodb
+                .as_ref()
+                .and_then(|d| d.sequence_number.clone());
+            self.update_status(source, table, |s| {
+                if let Some(resumed) = &mut s.resumed {
+                    resumed.first_read = seq;
+                }
+            });
+        }
         if records.is_empty() && pending.is_empty() {
             self.update_status(source, table, |s| s.paused = None);
             return Ok(true);
@@ -581,7 +618,9 @@ impl Replicator {
             let _gate = gate;
             let stuck = |problem: Option<String>| {
                 if let Some(me) = me.upgrade() {
-                    me.update_status(&source_owned, &table_owned, |s| s.last_error = problem);
+                    me.update_existing_status(&source_owned, &table_owned, |s| {
+                        s.last_error = problem
+                    });
                 }
             };
             settled_on_panic(&db, &meta, &region, &table_owned, &stuck, || {
@@ -751,9 +790,16 @@ fn apply_blocking(
         }
         Ok(decided)
     })?;
+    let mark = position.as_ref().map(|p| BatchMark {
+        last_seq: p.clone(),
+        records: batch.len() as u64,
+    });
     if decided.is_empty() {
-        if let Some(p) = &position {
-            meta.transaction(|tx| meta::set_position(tx, source, table, p))?;
+        if let Some(mark) = &mark {
+            meta.transaction(|tx| {
+                meta::set_position(tx, source, table, &mark.last_seq)?;
+                meta::set_last_batch(tx, source, table, mark)
+            })?;
         }
         return Ok((0, None));
     }
@@ -762,10 +808,6 @@ fn apply_blocking(
     //    record of what they did; a batch cut short here is settled before
     //    the gate opens.
     let intents: Vec<Intent> = decided.iter().map(|(_, i)| i.clone()).collect();
-    let mark = position.as_ref().map(|p| BatchMark {
-        last_seq: p.clone(),
-        records: batch.len() as u64,
-    });
     meta.transaction(|tx| {
         meta::add_intents(tx, table, &intents)?;
         match &mark {
