@@ -101,14 +101,6 @@ struct Sequential {
     deleted: Vec<String>,
 }
 
-fn key(owner: &str, id: &str) -> std::collections::HashMap<String, AttributeValue> {
-    [
-        ("owner".to_owned(), AttributeValue::S(owner.into())),
-        ("id".to_owned(), AttributeValue::S(id.into())),
-    ]
-    .into()
-}
-
 /// Writes a counter (each value after the last was acknowledged) and puts
 /// then deletes doomed items, alternating regions, until `stop`.
 async fn write_sequentially(
@@ -124,7 +116,7 @@ async fn write_sequentially(
         let n = s.counter_acked + 1;
         s.counter_tried = s.counter_tried.max(n);
         tried.store(s.counter_tried, Ordering::Relaxed);
-        let mut item = key("load-counter", "counter");
+        let mut item = common::item_key("load-counter", "counter");
         item.insert("n".into(), AttributeValue::N(n.to_string()));
         let put = ddb
             .put_item()
@@ -142,14 +134,14 @@ async fn write_sequentially(
             let put = ddb
                 .put_item()
                 .table_name(TABLE)
-                .set_item(Some(key("load-doomed", &id)))
+                .set_item(Some(common::item_key("load-doomed", &id)))
                 .send()
                 .await;
             let deleted = put.is_ok()
                 && ddb
                     .delete_item()
                     .table_name(TABLE)
-                    .set_key(Some(key("load-doomed", &id)))
+                    .set_key(Some(common::item_key("load-doomed", &id)))
                     .send()
                     .await
                     .is_ok();

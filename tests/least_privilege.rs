@@ -32,14 +32,6 @@ while True:
     urllib.request.urlopen(urllib.request.Request(f"{base}/{rid}/response", data=body, method="POST"))
 "#;
 
-fn key(id: &str) -> std::collections::HashMap<String, AttributeValue> {
-    [
-        ("owner".to_owned(), AttributeValue::S("probe".into())),
-        ("id".to_owned(), AttributeValue::S(id.into())),
-    ]
-    .into()
-}
-
 fn ddb(sb: &TestSandbox, region: &str, creds: &Credentials) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sb.config_with(region, region, creds.clone()))
 }
@@ -55,7 +47,7 @@ async fn get_as(
     ddb(sb, PRIMARY, creds)
         .get_item()
         .table_name(TABLE)
-        .set_key(Some(key("x")))
+        .set_key(Some(common::item_key("probe", "x")))
         .send()
         .await
 }
@@ -147,7 +139,7 @@ async fn a_signed_in_user_reaches_the_api_and_nothing_else() {
     let err = table
         .get_item()
         .table_name(TABLE)
-        .set_key(Some(key("x")))
+        .set_key(Some(common::item_key("probe", "x")))
         .send()
         .await
         .unwrap_err();
@@ -274,7 +266,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
 
     for region in [PRIMARY, SECONDARY] {
         let table = ddb(&sb, region, &role);
-        let mut item = key(region);
+        let mut item = common::item_key("probe", region);
         item.insert("text".into(), AttributeValue::S("probe".into()));
         table
             .put_item()
@@ -286,7 +278,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
         table
             .get_item()
             .table_name(TABLE)
-            .set_key(Some(key(region)))
+            .set_key(Some(common::item_key("probe", region)))
             .send()
             .await
             .expect("GetItem");
@@ -302,7 +294,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
         table
             .delete_item()
             .table_name(TABLE)
-            .set_key(Some(key(region)))
+            .set_key(Some(common::item_key("probe", region)))
             .send()
             .await
             .expect("DeleteItem");
@@ -315,7 +307,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
             table
                 .update_item()
                 .table_name(TABLE)
-                .set_key(Some(key(region)))
+                .set_key(Some(common::item_key("probe", region)))
                 .send()
                 .await,
             "AccessDeniedException",
@@ -338,7 +330,7 @@ async fn the_ticket_lambdas_role_reaches_its_table_and_nothing_else() {
         ddb(&sb, PRIMARY, &role)
             .get_item()
             .table_name("other")
-            .set_key(Some(key("x")))
+            .set_key(Some(common::item_key("probe", "x")))
             .send()
             .await,
         "AccessDeniedException",

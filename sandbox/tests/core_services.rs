@@ -5,104 +5,17 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate, StreamViewType,
+use aws_sdk_dynamodb::types::{AttributeValue, ReplicationGroupUpdate, StreamViewType};
+use common::{
+    PRIMARY, SECONDARY, TICKETS_TABLE as TABLE, TestSandbox, add_replica, create_table, eventually,
+    global_table, item_key, put_text, set_delay, stream_records, text_of,
 };
-use common::{PRIMARY, SECONDARY, TestSandbox, create_table, eventually, stream_records};
 use serde_json::Value;
 use wildrydes_sandbox::launcher::{self, Sandbox, Started};
-use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
-const TABLE: &str = "wildrydes-tickets";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn key(owner: &str, id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("owner".to_owned(), AttributeValue::S(owner.to_owned())),
-        ("id".to_owned(), AttributeValue::S(id.to_owned())),
-    ])
-}
-
-async fn put(client: &aws_sdk_dynamodb::Client, id: &str, text: &str) {
-    let mut item = key("alice", id);
-    item.insert("text".into(), AttributeValue::S(text.into()));
-    client
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .expect("put");
-}
-
-async fn text_of(client: &aws_sdk_dynamodb::Client, id: &str) -> Option<String> {
-    let out = client
-        .get_item()
-        .table_name(TABLE)
-        .set_key(Some(key("alice", id)))
-        .send()
-        .await
-        .ok()?;
-    out.item?.get("text")?.as_s().ok().cloned()
-}
-
-/// Sets replication delay into `region` through the launcher.
-async fn set_delay(sb: &TestSandbox, region: &str, delay_ms: u64, jitter_ms: u64) {
-    sb.sandbox
-        .set_replication(
-            region,
-            Settings {
-                delay_ms,
-                jitter_ms,
-            },
-        )
-        .await
-        .expect("set the replication delay");
-}
-
-/// A global table over both regions, replicas ACTIVE, delay 0 both ways.
-async fn global_table(sb: &TestSandbox) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client) {
-    set_delay(sb, PRIMARY, 0, 0).await;
-    set_delay(sb, SECONDARY, 0, 0).await;
-    let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
-    create_table(&eu, TABLE, true).await;
-    add_replica(&eu).await;
-    (eu, ap)
-}
-
-async fn add_replica(eu: &aws_sdk_dynamodb::Client) {
-    eu.update_table()
-        .table_name(TABLE)
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .create(
-                    CreateReplicationGroupMemberAction::builder()
-                        .region_name(SECONDARY)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("add replica");
-    eventually("the replica to become ACTIVE", WAIT, || async {
-        let t = eu
-            .describe_table()
-            .table_name(TABLE)
-            .send()
-            .await
-            .ok()?
-            .table?;
-        let replicas = t.replicas?;
-        (replicas.len() == 1 && replicas[0].replica_status.as_ref()?.as_str() == "ACTIVE")
-            .then_some(())
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn dynamodb_operations_pass_through_with_region_arns() {
@@ -127,12 +40,12 @@ async fn dynamodb_operations_pass_through_with_region_arns() {
         "{stream_arn}"
     );
 
-    put(&eu, "1", "one").await;
-    put(&eu, "2", "two").await;
+    put_text(&eu, "1", "one").await;
+    put_text(&eu, "2", "two").await;
     assert_eq!(text_of(&eu, "1").await.as_deref(), Some("one"));
     eu.update_item()
         .table_name(TABLE)
-        .set_key(Some(key("alice", "1")))
+        .set_key(Some(item_key("alice", "1")))
         .update_expression("SET #t = :t")
         .expression_attribute_names("#t", "text")
         .expression_attribute_values(":t", AttributeValue::S("uno".into()))
@@ -153,7 +66,7 @@ async fn dynamodb_operations_pass_through_with_region_arns() {
     let err = eu
         .put_item()
         .table_name(TABLE)
-        .set_item(Some(key("alice", "1")))
+        .set_item(Some(item_key("alice", "1")))
         .condition_expression("attribute_not_exists(id)")
         .send()
         .await
@@ -164,7 +77,7 @@ async fn dynamodb_operations_pass_through_with_region_arns() {
     );
     eu.delete_item()
         .table_name(TABLE)
-        .set_key(Some(key("alice", "2")))
+        .set_key(Some(item_key("alice", "2")))
         .send()
         .await
         .unwrap();
@@ -396,7 +309,7 @@ async fn replication_runs_both_ways_with_backfill_and_no_echo() {
     let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
     // A table without a stream: adding a replica turns it on, as on AWS.
     create_table(&eu, TABLE, false).await;
-    put(&eu, "before", "written before the replica existed").await;
+    put_text(&eu, "before", "written before the replica existed").await;
     add_replica(&eu).await;
 
     let ap_desc = ap
@@ -429,15 +342,15 @@ async fn replication_runs_both_ways_with_backfill_and_no_echo() {
         .await,
         "written before the replica existed"
     );
-    put(&eu, "a", "from eu").await;
-    put(&ap, "b", "from ap").await;
+    put_text(&eu, "a", "from eu").await;
+    put_text(&ap, "b", "from ap").await;
     eventually("eu -> ap", WAIT, || async { text_of(&ap, "a").await }).await;
     eventually("ap -> eu", WAIT, || async { text_of(&eu, "b").await }).await;
 
     // Deletes replicate too.
     eu.delete_item()
         .table_name(TABLE)
-        .set_key(Some(key("alice", "a")))
+        .set_key(Some(item_key("alice", "a")))
         .send()
         .await
         .unwrap();
@@ -518,8 +431,8 @@ async fn concurrent_writes_resolve_to_the_last_writer_in_both_regions() {
     // Hold replication so both writes happen before either side sees the other.
     set_delay(&sb, PRIMARY, 1500, 0).await;
     set_delay(&sb, SECONDARY, 1500, 0).await;
-    put(&eu, "k", "eu wrote first").await;
-    put(&ap, "k", "ap wrote last").await;
+    put_text(&eu, "k", "eu wrote first").await;
+    put_text(&ap, "k", "ap wrote last").await;
     for (name, client) in [(PRIMARY, &eu), (SECONDARY, &ap)] {
         eventually(&format!("{name} to converge"), WAIT, || async {
             (text_of(client, "k").await.as_deref() == Some("ap wrote last")).then_some(())
@@ -544,7 +457,7 @@ async fn replication_catches_up_after_a_frozen_and_a_killed_region() {
     let (eu, ap) = global_table(&sb).await;
 
     sb.freeze(SECONDARY);
-    put(&eu, "while-frozen", "written while ap was frozen").await;
+    put_text(&eu, "while-frozen", "written while ap was frozen").await;
     sb.thaw(SECONDARY);
     eventually("catch-up after a freeze", WAIT, || async {
         text_of(&ap, "while-frozen").await
@@ -552,7 +465,7 @@ async fn replication_catches_up_after_a_frozen_and_a_killed_region() {
     .await;
 
     sb.kill(SECONDARY);
-    put(&eu, "while-dead", "written while ap was down").await;
+    put_text(&eu, "while-dead", "written while ap was down").await;
     sb.revive(SECONDARY).await;
     eventually("catch-up after a kill", WAIT, || async {
         text_of(&ap, "while-dead").await
@@ -560,7 +473,7 @@ async fn replication_catches_up_after_a_frozen_and_a_killed_region() {
     .await;
     // ap's own writes made while eu is down reach eu after it returns.
     sb.kill(PRIMARY);
-    put(&ap, "eu-was-down", "written while eu was down").await;
+    put_text(&ap, "eu-was-down", "written while eu was down").await;
     sb.revive(PRIMARY).await;
     eventually("catch-up into a revived region", WAIT, || async {
         text_of(&eu, "eu-was-down").await
@@ -602,7 +515,7 @@ async fn a_resource_policy_denying_the_replication_service_pauses_replication() 
         .unwrap();
     assert_eq!(got.revision_id(), put_out.revision_id());
 
-    put(&eu, "paused", "held back by the policy").await;
+    put_text(&eu, "paused", "held back by the policy").await;
     eventually("the subscription to report the pause", WAIT, || async {
         let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
         subs.iter().find(|s| s.source == PRIMARY)?.paused.clone()
@@ -859,7 +772,7 @@ async fn iam_and_sts_issue_credentials_the_sandbox_accepts() {
 async fn data_survives_stop_and_start_and_start_is_idempotent() {
     let mut sb = TestSandbox::start();
     let (eu, _) = global_table(&sb).await;
-    put(&eu, "durable", "still here").await;
+    put_text(&eu, "durable", "still here").await;
     let (_, again) = sb.start_again().await;
     assert_eq!(again, Started::Reused);
 
@@ -883,7 +796,7 @@ async fn data_survives_stop_and_start_and_start_is_idempotent() {
     let ap = sb.dynamodb(SECONDARY);
     assert_eq!(text_of(&eu, "durable").await.as_deref(), Some("still here"));
     // Replication resumes after the restart.
-    put(&eu, "after-restart", "replicated after a restart").await;
+    put_text(&eu, "after-restart", "replicated after a restart").await;
     eventually("replication after restart", WAIT, || async {
         text_of(&ap, "after-restart").await
     })
@@ -962,7 +875,7 @@ async fn a_stream_policy_denying_the_replication_service_pauses_reads_from_the_s
         .send()
         .await
         .unwrap();
-    put(&eu, "held", "held at the source").await;
+    put_text(&eu, "held", "held at the source").await;
     let reason = eventually("ap to report the source's refusal", WAIT, || async {
         let (_, subs) = sb.sandbox.replication(SECONDARY).await.ok()?;
         subs.iter().find(|s| s.source == PRIMARY)?.paused.clone()

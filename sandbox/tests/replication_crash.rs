@@ -19,98 +19,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CreateReplicationGroupMemberAction, ReplicationGroupUpdate,
-};
 use common::{
-    PRIMARY, SECONDARY, TestSandbox, create_table, eventually, resume_seen, stream_records,
+    PRIMARY, SECONDARY, TICKETS_TABLE as TABLE, TestSandbox, eventually, global_table, put_text,
+    resume_seen, stream_records, text_of,
 };
 use wildrydes_sandbox::launcher;
-use wildrydes_sandbox::services::dynamodb::replication::Settings;
 
-const TABLE: &str = "wildrydes-tickets";
 const WAIT: Duration = Duration::from_secs(20);
 const REPLICATION: &str = "replication.dynamodb.amazonaws.com";
-
-fn key(id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("owner".to_owned(), AttributeValue::S("alice".to_owned())),
-        ("id".to_owned(), AttributeValue::S(id.to_owned())),
-    ])
-}
-
-async fn put(client: &aws_sdk_dynamodb::Client, id: &str, text: &str) {
-    let mut item = key(id);
-    item.insert("text".into(), AttributeValue::S(text.into()));
-    client
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .expect("put");
-}
-
-async fn text_of(client: &aws_sdk_dynamodb::Client, id: &str) -> Option<String> {
-    let out = client
-        .get_item()
-        .table_name(TABLE)
-        .set_key(Some(key(id)))
-        .send()
-        .await
-        .ok()?;
-    out.item?.get("text")?.as_s().ok().cloned()
-}
-
-/// A global table over both regions, replica ACTIVE, no delay either way.
-async fn global_table(sb: &TestSandbox) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client) {
-    for region in [PRIMARY, SECONDARY] {
-        sb.sandbox
-            .set_replication(
-                region,
-                Settings {
-                    delay_ms: 0,
-                    jitter_ms: 0,
-                },
-            )
-            .await
-            .expect("set the replication delay");
-    }
-    let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
-    create_table(&eu, TABLE, true).await;
-    eu.update_table()
-        .table_name(TABLE)
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .create(
-                    CreateReplicationGroupMemberAction::builder()
-                        .region_name(SECONDARY)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("add replica");
-    eventually("the replica to become ACTIVE", WAIT, || async {
-        let t = eu
-            .describe_table()
-            .table_name(TABLE)
-            .send()
-            .await
-            .ok()?
-            .table?;
-        let replicas = t.replicas?;
-        (replicas.len() == 1 && replicas[0].replica_status.as_ref()?.as_str() == "ACTIVE")
-            .then_some(())
-    })
-    .await;
-    (eu, ap)
-}
 
 /// (event, userIdentity principal) of every record of item `id` in a
 /// region's stream, oldest first.
@@ -139,7 +57,7 @@ async fn stream_arn(client: &aws_sdk_dynamodb::Client) -> String {
 /// Writes marker `id` in `from` and waits until `to` has it: `to` has then
 /// finished with every record `from`'s stream held before the marker.
 async fn barrier(sb: &TestSandbox, from: &str, to: &str, id: &str) {
-    put(&sb.dynamodb(from), id, "marker").await;
+    put_text(&sb.dynamodb(from), id, "marker").await;
     let to_client = sb.dynamodb(to);
     eventually(
         &format!("{id} to cross from {from} to {to}"),
@@ -188,7 +106,7 @@ fn converged() -> Observed {
 async fn killed_mid_batch(point: &str) {
     let mut sb = TestSandbox::start();
     let (eu, ap) = global_table(&sb).await;
-    put(&eu, "k", "v0").await;
+    put_text(&eu, "k", "v0").await;
     eventually("v0 to reach ap", WAIT, || async {
         (text_of(&ap, "k").await.as_deref() == Some("v0")).then_some(())
     })
@@ -227,8 +145,8 @@ async fn killed_mid_batch(point: &str) {
             .filter(|p| p.contains(PRIMARY))
     })
     .await;
-    put(&eu, "k", "A").await;
-    put(&eu, "k", "B").await;
+    put_text(&eu, "k", "A").await;
+    put_text(&eu, "k", "B").await;
     eu.delete_resource_policy()
         .resource_arn(&arn)
         .send()

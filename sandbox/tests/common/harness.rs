@@ -369,6 +369,114 @@ pub async fn try_signed_call(
         .await
 }
 
+/// The global table the replication tests write to: keyed like the
+/// tickets table, items of owner `alice` with a `text` attribute.
+pub const TICKETS_TABLE: &str = "wildrydes-tickets";
+
+/// The key of item `id` of `owner` in a table keyed like the tickets table.
+pub fn item_key(
+    owner: &str,
+    id: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    std::collections::HashMap::from([
+        ("owner".to_owned(), AttributeValue::S(owner.to_owned())),
+        ("id".to_owned(), AttributeValue::S(id.to_owned())),
+    ])
+}
+
+/// Puts alice's item `id` with `text` into [`TICKETS_TABLE`].
+pub async fn put_text(client: &aws_sdk_dynamodb::Client, id: &str, text: &str) {
+    let mut item = item_key("alice", id);
+    item.insert(
+        "text".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S(text.into()),
+    );
+    client
+        .put_item()
+        .table_name(TICKETS_TABLE)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put");
+}
+
+/// The `text` of alice's item `id` in [`TICKETS_TABLE`], if it is there.
+pub async fn text_of(client: &aws_sdk_dynamodb::Client, id: &str) -> Option<String> {
+    let out = client
+        .get_item()
+        .table_name(TICKETS_TABLE)
+        .set_key(Some(item_key("alice", id)))
+        .send()
+        .await
+        .ok()?;
+    out.item?.get("text")?.as_s().ok().cloned()
+}
+
+/// Sets the replication delay into `region` through the launcher.
+pub async fn set_delay(sb: &TestSandbox, region: &str, delay_ms: u64, jitter_ms: u64) {
+    sb.sandbox
+        .set_replication(
+            region,
+            wildrydes_sandbox::services::dynamodb::replication::Settings {
+                delay_ms,
+                jitter_ms,
+            },
+        )
+        .await
+        .expect("set the replication delay");
+}
+
+/// [`TICKETS_TABLE`] over both regions, replica ACTIVE, delay 0 both ways.
+pub async fn global_table(
+    sb: &TestSandbox,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client) {
+    set_delay(sb, PRIMARY, 0, 0).await;
+    set_delay(sb, SECONDARY, 0, 0).await;
+    let (eu, ap) = (sb.dynamodb(PRIMARY), sb.dynamodb(SECONDARY));
+    create_table(&eu, TICKETS_TABLE, true).await;
+    add_replica(&eu).await;
+    (eu, ap)
+}
+
+/// Adds a replica of [`TICKETS_TABLE`] in the secondary from the primary,
+/// and waits until it is ACTIVE.
+pub async fn add_replica(eu: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{CreateReplicationGroupMemberAction, ReplicationGroupUpdate};
+    eu.update_table()
+        .table_name(TICKETS_TABLE)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(SECONDARY)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("add replica");
+    eventually(
+        "the replica to become ACTIVE",
+        Duration::from_secs(20),
+        || async {
+            let t = eu
+                .describe_table()
+                .table_name(TICKETS_TABLE)
+                .send()
+                .await
+                .ok()?
+                .table?;
+            let replicas = t.replicas?;
+            (replicas.len() == 1 && replicas[0].replica_status.as_ref()?.as_str() == "ACTIVE")
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// A table keyed like the tickets table: `owner` (S) + `id` (S).
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, stream: bool) {
     let mut req = client

@@ -305,21 +305,23 @@ pub fn recover_all(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    const TABLE: &str = "rides";
+    pub(in crate::services::dynamodb) const TABLE: &str = "rides";
 
     const HERE: &str = "ap-southeast-1";
     const SOURCE: &str = "eu-west-1";
 
-    struct Region {
-        db: dynoxide::Database,
-        meta: Meta,
-        _dir: tempfile::TempDir,
+    /// A region for unit tests: an engine with [`TABLE`] (streamed, keyed
+    /// by `id`) and an empty metadata file.
+    pub(in crate::services::dynamodb) struct Region {
+        pub db: dynoxide::Database,
+        pub meta: Meta,
+        pub _dir: tempfile::TempDir,
     }
 
-    fn region() -> Region {
+    pub(in crate::services::dynamodb) fn region() -> Region {
         let db = dynoxide::Database::memory().unwrap();
         engine(
             |r| db.create_table(r),

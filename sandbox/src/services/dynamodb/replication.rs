@@ -35,9 +35,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::attributes::{canonical_key, key_of, stream_item, table_item};
-use super::meta::{self, BatchMark, Intent, Meta, MetaError, Version};
-use super::recovery::{self, seq_micros};
+use super::apply::{Incoming, apply_blocking, settled_on_panic};
+use super::attributes::{key_of, stream_item, table_item};
+use super::meta::{BatchMark, Meta, MetaError};
+use super::recovery::seq_micros;
 use crate::control::ControlClient;
 use crate::credentials::REPLICATION_SERVICE;
 
@@ -112,18 +113,6 @@ pub struct Peer {
     pub control: ControlClient,
 }
 
-/// One change read from a peer's stream (or a backfill scan).
-#[derive(Debug, Clone)]
-struct Incoming {
-    seq: Option<String>,
-    micros: i64,
-    keys: Value,
-    /// `None` for a REMOVE.
-    new_image: Option<Value>,
-    /// Written at the peer by replication: never applied again.
-    echo: bool,
-}
-
 pub struct Replicator {
     region: String,
     db: dynoxide::Database,
@@ -140,7 +129,7 @@ pub struct Replicator {
     me: Weak<Replicator>,
 }
 
-fn now_micros() -> i64 {
+pub(super) fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -736,142 +725,9 @@ where
     Ok(serde_json::to_value(resp)?)
 }
 
-/// Runs `batch` (a batch's work), and if it panics, settles what it did
-/// before the panic goes on (and with it the gate): a panic is a bug, but
-/// it must not leave replicated records unmarked for a peer to read or
-/// client writes to land among them.
-fn settled_on_panic<T>(
-    db: &dynoxide::Database,
-    meta: &Meta,
-    region: &str,
-    table: &str,
-    stuck: &dyn Fn(Option<String>),
-    batch: impl FnOnce() -> T,
-) -> T {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(batch)).unwrap_or_else(|panic| {
-        tracing::error!(%table, "a replication batch panicked; settling it");
-        recovery::settle(db, meta, region, table, stuck);
-        std::panic::resume_unwind(panic)
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn apply_blocking(
-    db: &dynoxide::Database,
-    meta: &Meta,
-    region: &str,
-    source: &str,
-    table: &str,
-    batch: Vec<Incoming>,
-    position: Option<String>,
-    stuck: &dyn Fn(Option<String>),
-) -> Result<(usize, Option<f64>), ReplicationError> {
-    // 1. Versions of this region's own writes since the last batch.
-    recovery::reconcile(db, meta, region, table)?;
-
-    // 2. Decide: strictly newer versions only. The batch changes no
-    //    version before it is settled, so every decision reads the same.
-    let decided: Vec<(&Incoming, Intent)> = meta.transaction(|tx| {
-        let mut decided = Vec::new();
-        for rec in batch.iter().filter(|r| !r.echo) {
-            let intent = Intent {
-                key: canonical_key(&rec.keys),
-                remove: rec.new_image.is_none(),
-                version: Version {
-                    micros: rec.micros,
-                    region: source.to_owned(),
-                },
-                source_seq: rec.seq.clone(),
-            };
-            let local = meta::version(tx, table, &intent.key)?;
-            if local.is_none_or(|l| l < intent.version) {
-                decided.push((rec, intent));
-            }
-        }
-        Ok(decided)
-    })?;
-    let mark = position.as_ref().map(|p| BatchMark {
-        last_seq: p.clone(),
-        records: batch.len() as u64,
-    });
-    if decided.is_empty() {
-        if let Some(mark) = &mark {
-            meta.transaction(|tx| {
-                meta::set_position(tx, source, table, &mark.last_seq)?;
-                meta::set_last_batch(tx, source, table, mark)
-            })?;
-        }
-        return Ok((0, None));
-    }
-
-    // 3. The intents (with the batch's extent), then the writes, then the
-    //    record of what they did; a batch cut short here is settled before
-    //    the gate opens.
-    let intents: Vec<Intent> = decided.iter().map(|(_, i)| i.clone()).collect();
-    meta.transaction(|tx| {
-        meta::add_intents(tx, table, &intents)?;
-        match &mark {
-            Some(mark) => meta::set_last_batch(tx, source, table, mark),
-            None => Ok(()),
-        }
-    })?;
-    crate::fault::point("replication-after-intent");
-    let outcome = write(db, table, &decided).and_then(|lag| {
-        recovery::finish(db, meta, region, table, source, position.as_deref())?;
-        Ok(lag)
-    });
-    match outcome {
-        Ok(lag) => Ok((decided.len(), lag)),
-        Err(e) => {
-            recovery::settle(db, meta, region, table, stuck);
-            Err(e)
-        }
-    }
-}
-
-/// Makes a batch's decided writes in order, stopping at the first the
-/// engine refuses; the lag of the last one that came from a stream.
-fn write(
-    db: &dynoxide::Database,
-    table: &str,
-    decided: &[(&Incoming, Intent)],
-) -> Result<Option<f64>, ReplicationError> {
-    let mut lag = None;
-    for (rec, _) in decided {
-        match &rec.new_image {
-            Some(item) => engine(
-                |r| db.put_item(r),
-                json!({"TableName": table, "Item": item}),
-            )?,
-            None => engine(
-                |r| db.delete_item(r),
-                json!({"TableName": table, "Key": rec.keys}),
-            )?,
-        };
-        crate::fault::point("replication-after-engine-write");
-        if rec.seq.is_some() {
-            lag = Some((now_micros() - rec.micros) as f64 / 1000.0);
-        }
-    }
-    Ok(lag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TABLE: &str = "rides";
-
-    fn incoming(id: Value, micros: i64) -> Incoming {
-        let keys = json!({ "id": id });
-        Incoming {
-            seq: Some(format!("1000000000000000{micros:05}")),
-            micros,
-            new_image: Some(keys.clone()),
-            keys,
-            echo: false,
-        }
-    }
 
     #[test]
     fn sequence_numbers_compare_as_numbers() {
@@ -879,103 +735,5 @@ mod tests {
         assert!(seq_after("1000", "999"));
         assert!(!seq_after("999", "1000"));
         assert!(!seq_after("42", "42"));
-    }
-
-    /// An engine with [`TABLE`] (streamed) and an empty metadata file.
-    fn region() -> (dynoxide::Database, Meta, tempfile::TempDir) {
-        let db = dynoxide::Database::memory().unwrap();
-        engine(
-            |r| db.create_table(r),
-            json!({
-                "TableName": TABLE,
-                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-                "BillingMode": "PAY_PER_REQUEST",
-                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            }),
-        )
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Meta::open(&dir.path().join("replication.sqlite")).unwrap();
-        (db, meta, dir)
-    }
-
-    #[test]
-    fn a_batch_that_panics_is_settled_before_the_panic_goes_on() {
-        let (db, meta, _dir) = region();
-        let rec = incoming(json!({"S": "k1"}), 10);
-        let intent = Intent {
-            key: canonical_key(&rec.keys),
-            remove: false,
-            version: Version {
-                micros: 10,
-                region: "eu".into(),
-            },
-            source_seq: rec.seq.clone(),
-        };
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            settled_on_panic(&db, &meta, "ap", TABLE, &|_| {}, || {
-                meta.transaction(|tx| meta::add_intents(tx, TABLE, std::slice::from_ref(&intent)))
-                    .unwrap();
-                write(&db, TABLE, &[(&rec, intent.clone())]).unwrap();
-                panic!("a bug in the middle of a batch");
-            })
-        }));
-        assert!(panicked.is_err(), "the panic goes on");
-        assert!(meta.tables_with_intents().unwrap().is_empty(), "settled");
-        let written = recovery::own_records(&db, TABLE, None).unwrap();
-        let seq = written[0]["dynamodb"]["SequenceNumber"].as_str().unwrap();
-        assert!(
-            meta.is_applied(TABLE, seq).unwrap(),
-            "k1's record is marked as replication's: no peer takes it for a client write"
-        );
-        assert_eq!(
-            meta.transaction(|tx| meta::version(tx, TABLE, &intent.key))
-                .unwrap(),
-            Some(intent.version)
-        );
-    }
-
-    #[test]
-    fn a_write_the_engine_refuses_mid_batch_leaves_the_earlier_ones_marked() {
-        let (db, meta, _dir) = region();
-        // The second item's key has the wrong type: the engine refuses it.
-        let batch = vec![
-            incoming(json!({"S": "k1"}), 10),
-            incoming(json!({"N": "2"}), 20),
-        ];
-        let last = batch[1].seq.clone();
-        let last_seq = last.clone().unwrap();
-        let err = apply_blocking(&db, &meta, "ap", "eu", TABLE, batch, last, &|_| {}).unwrap_err();
-        assert!(matches!(err, ReplicationError::Engine(_)), "{err}");
-
-        let written = recovery::own_records(&db, TABLE, None).unwrap();
-        assert_eq!(written.len(), 1);
-        let seq = written[0]["dynamodb"]["SequenceNumber"].as_str().unwrap();
-        assert!(
-            meta.is_applied(TABLE, seq).unwrap(),
-            "k1's record is marked"
-        );
-        assert_eq!(meta.position("eu", TABLE).unwrap(), None, "read again");
-        assert_eq!(
-            meta.last_batch("eu", TABLE).unwrap(),
-            Some(BatchMark {
-                last_seq: last_seq.clone(),
-                records: 2
-            }),
-            "the batch read again is known, and its size"
-        );
-        assert!(meta.tables_with_intents().unwrap().is_empty());
-        // The next batch does not take k1's record for a client write.
-        apply_blocking(&db, &meta, "ap", "eu", TABLE, Vec::new(), None, &|_| {}).unwrap();
-        let k1 = canonical_key(&json!({"id": {"S": "k1"}}));
-        assert_eq!(
-            meta.transaction(|tx| meta::version(tx, TABLE, &k1))
-                .unwrap(),
-            Some(Version {
-                micros: 10,
-                region: "eu".into()
-            })
-        );
     }
 }
